@@ -1,0 +1,59 @@
+/**
+ * The three-state futex mutex word, shared by Lock, RLock and anything else
+ * that needs a mutex inside its own state (Condition, Queue, ...).
+ *
+ *   0 = unlocked, 1 = locked with no waiters, 2 = locked, maybe waiters.
+ *
+ *   lock:   CAS 0 -> 1 (fast path). Else spin while non-zero retrying the CAS,
+ *           then loop { if exchange(2) was 0 we own it (2 over-estimates
+ *           waiters, which is safe); else park while the word is 2 }.
+ *   unlock: exchange(0); if it was 2, notify one parked waiter.
+ *
+ * Invariants: held iff word != 0. Every parked waiter parked on 2 after
+ * writing 2, so the unlock that follows sees 2 and notifies: no lost wake-up.
+ * A timed-out or aborted waiter may leave a stale 2, which costs one spare
+ * notify. Not fair: a newcomer may barge past a woken waiter.
+ */
+import { SPIN_SYNC, throwIfAborted, waitAsync, waitSync } from './wait.js';
+
+export const FUTEX_UNLOCKED = 0;
+export const FUTEX_LOCKED = 1;
+export const FUTEX_CONTENDED = 2;
+
+/** Take the futex at `w[i]` if free. */
+export function futexTryLock(w: Int32Array, i: number): boolean {
+  return Atomics.compareExchange(w, i, FUTEX_UNLOCKED, FUTEX_LOCKED) === FUTEX_UNLOCKED;
+}
+
+/** Slow path of a blocking lock: spin, then park until taken or `deadline`. */
+export function futexLockSync(w: Int32Array, i: number, deadline: number): boolean {
+  for (let n = 0; n < SPIN_SYNC; n++) {
+    const s = Atomics.load(w, i);
+    if (s === FUTEX_UNLOCKED && Atomics.compareExchange(w, i, FUTEX_UNLOCKED, FUTEX_LOCKED) === FUTEX_UNLOCKED) {
+      return true;
+    }
+    if (s === FUTEX_CONTENDED) break;
+  }
+  while (Atomics.exchange(w, i, FUTEX_CONTENDED) !== FUTEX_UNLOCKED) {
+    if (waitSync(w, i, FUTEX_CONTENDED, deadline) === 'timed-out') return false;
+  }
+  return true;
+}
+
+/** Slow path of an async lock: park with waitAsync until taken, `deadline` or abort. */
+export async function futexLockAsync(w: Int32Array, i: number, deadline: number, signal?: AbortSignal): Promise<boolean> {
+  throwIfAborted(signal);
+  while (Atomics.exchange(w, i, FUTEX_CONTENDED) !== FUTEX_UNLOCKED) {
+    const r = await waitAsync(w, i, FUTEX_CONTENDED, deadline, signal);
+    throwIfAborted(signal);
+    if (r === 'timed-out') return false;
+  }
+  return true;
+}
+
+/** Unlock; returns the previous state (0 means it was not locked; the word stays 0). */
+export function futexUnlock(w: Int32Array, i: number): number {
+  const prev = Atomics.exchange(w, i, FUTEX_UNLOCKED);
+  if (prev === FUTEX_CONTENDED) Atomics.notify(w, i, 1);
+  return prev;
+}

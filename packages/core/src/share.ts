@@ -1,0 +1,217 @@
+/**
+ * The share/revive protocol: how a primitive crosses into another thread (or,
+ * through @conc/process, another process) and arrives as the same class.
+ *
+ * A primitive class registers itself once, at module load:
+ *
+ *     registerShareable(Lock, {
+ *       tag: 'conc.Lock',          // unique name, same in every copy of the package
+ *       module: import.meta.url,   // file that registers the class (ESM or CJS build)
+ *       share: (lock) => ({ words: describeWords(lock.words) }),
+ *       revive: (data) => Lock.revive(data),
+ *     });
+ *
+ * `encode(args)` walks arrays and plain objects and replaces every registered
+ * instance with a marker `{ [MARK]: tag, module, data }`; everything else is
+ * left for structured clone. On the other side `decode` imports each marker's
+ * module (which registers the class there) and revives it.
+ *
+ * The registry lives on globalThis under a Symbol.for key, so the ESM and CJS
+ * copies of @conc/core in one thread share it, and `instanceof` is answered by
+ * a brand (also a Symbol.for key), so an instance revived from the ESM build is
+ * an instance of the class imported from the CJS build too.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { DataCloneError } from './errors.js';
+
+/** Where a shared value is going: a thread of this process, or a child process. */
+export type Destination = 'thread' | 'process';
+
+export interface ShareSpec<T> {
+  /** Unique, stable name, e.g. `conc.Lock`. */
+  tag: string;
+  /** URL of the module that registers the class; imported on the other side. */
+  module: string;
+  /** Turn an instance into structured-clonable data (SharedArrayBuffers allowed for threads). */
+  share(value: T, destination: Destination): unknown;
+  /** Build an instance from what `share` returned. */
+  revive(data: any): T;
+}
+
+interface Entry {
+  tag: string;
+  module: string;
+  share(value: unknown, destination: Destination): unknown;
+  revive(data: unknown): unknown;
+}
+
+/** Key of the marker object that stands for a primitive in encoded data. */
+export const MARK = '__conc_shared__';
+/** Brand symbol carried by every registered class's prototype. */
+export const BRAND: unique symbol = Symbol.for('conc.brand') as never;
+
+const registryKey = Symbol.for('conc.registry.v1');
+const registry: Map<string, Entry> = ((globalThis as any)[registryKey] ??= new Map());
+
+// A process-wide hook @conc/process installs to share primitives with child
+// processes (they cannot receive SharedArrayBuffers).
+const processSharerKey = Symbol.for('conc.processSharer.v1');
+
+type Ctor<T> = abstract new (...args: any[]) => T;
+
+/**
+ * Register a class with the share/revive protocol and brand it so `instanceof`
+ * works across the ESM and CJS builds of its package.
+ */
+export function registerShareable<T extends object>(cls: Ctor<T>, spec: ShareSpec<T>): void {
+  (cls.prototype as any)[BRAND] = spec.tag;
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    configurable: true,
+    value(this: Function, value: unknown): boolean {
+      if (this !== cls) return Function.prototype[Symbol.hasInstance].call(this, value);
+      return typeof value === 'object' && value !== null && (value as any)[BRAND] === spec.tag;
+    },
+  });
+  if (!registry.has(spec.tag)) registry.set(spec.tag, spec as Entry);
+}
+
+/** The registered tag of a value, or undefined if it is not a shareable primitive. */
+export function shareTag(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const tag = (value as any)[BRAND];
+  return typeof tag === 'string' && registry.has(tag) ? tag : undefined;
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Replace every registered primitive inside `value` (arrays and plain objects
+ * are walked) with a marker. `path` names the value in error messages.
+ */
+export function encode(value: unknown, destination: Destination = 'thread', path = 'value'): unknown {
+  if (typeof value !== 'object' || value === null) {
+    if (typeof value === 'function') {
+      throw new DataCloneError(`${path} is a function (${value.name || 'anonymous'}); functions cannot be sent to another ${destination}`);
+    }
+    if (typeof value === 'symbol') {
+      throw new DataCloneError(`${path} is a symbol (${String(value)}); symbols cannot be sent to another ${destination}`);
+    }
+    return value;
+  }
+  const tag = shareTag(value);
+  if (tag !== undefined) {
+    const entry = registry.get(tag)!;
+    if (destination === 'process') {
+      const sharer = (globalThis as any)[processSharerKey] as
+        | ((value: unknown, entry: Entry) => unknown)
+        | undefined;
+      if (!sharer) {
+        throw new DataCloneError(
+          `${path} is a ${tag.replace(/^conc\./, '')}; to send it to a child process, start that process with @conc/process`,
+        );
+      }
+      return { [MARK]: tag, module: entry.module, data: sharer(value, entry) };
+    }
+    return { [MARK]: tag, module: entry.module, data: entry.share(value, destination) };
+  }
+  if (Array.isArray(value)) return value.map((v, i) => encode(v, destination, `${path}[${i}]`));
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      out[key] = encode((value as any)[key], destination, `${path}.${key}`);
+    }
+    return out;
+  }
+  return value;
+}
+
+function isMarker(value: unknown): value is { [MARK]: string; module: string; data: unknown } {
+  return typeof value === 'object' && value !== null && typeof (value as any)[MARK] === 'string';
+}
+
+function collectModules(value: unknown, into: Map<string, string>): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (isMarker(value)) {
+    if (!registry.has(value[MARK])) into.set(value[MARK], value.module);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collectModules(v, into);
+  else if (isPlainObject(value)) for (const v of Object.values(value)) collectModules(v, into);
+}
+
+/** Load a module by URL the way it was built: `.cjs` with require, else import(). */
+export async function loadModule(url: string): Promise<unknown> {
+  if (url.endsWith('.cjs')) {
+    const path = url.startsWith('file:') ? fileURLToPath(url) : url;
+    return createRequire(path)(path);
+  }
+  return import(url);
+}
+
+/** Import the modules of every marker in `value` whose class is not registered yet. */
+export async function loadModulesFor(value: unknown): Promise<void> {
+  const modules = new Map<string, string>();
+  collectModules(value, modules);
+  await Promise.all([...modules.values()].map(loadModule));
+}
+
+/** Revive every marker in `value`; the classes must be registered (see {@link decode}). */
+export function decodeSync(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (isMarker(value)) {
+    const entry = registry.get(value[MARK]);
+    if (!entry) throw new Error(`conc: cannot revive ${value[MARK]}: its module ${value.module} is not loaded`);
+    return entry.revive(value.data);
+  }
+  if (Array.isArray(value)) return value.map(decodeSync);
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) out[key] = decodeSync((value as any)[key]);
+    return out;
+  }
+  return value;
+}
+
+/** Load what is needed and revive every marker in `value`. */
+export async function decode(value: unknown): Promise<unknown> {
+  await loadModulesFor(value);
+  return decodeSync(value);
+}
+
+/** Look up a registered class entry by tag (used by @conc/process's bridge). */
+export function registeredEntry(tag: string): Entry | undefined {
+  return registry.get(tag);
+}
+
+/** Install the process sharer (used by @conc/process only). */
+export function setProcessSharer(sharer: (value: unknown, entry: Entry) => unknown): void {
+  (globalThis as any)[processSharerKey] = sharer;
+}
+
+/**
+ * Find the first part of `value` that structured clone refuses and say where.
+ * Used after a failed postMessage to name the bad argument.
+ */
+export function findUncloneable(value: unknown, path: string): string | undefined {
+  try {
+    structuredClone(value);
+    return undefined;
+  } catch (error) {
+    if (typeof value === 'object' && value !== null) {
+      const entries = Array.isArray(value)
+        ? value.map((v, i) => [`${path}[${i}]`, v] as const)
+        : isPlainObject(value)
+          ? Object.keys(value).map((k) => [`${path}.${k}`, (value as any)[k]] as const)
+          : [];
+      for (const [p, v] of entries) {
+        const found = findUncloneable(v, p);
+        if (found) return found;
+      }
+    }
+    return `${path}: ${(error as Error).message}`;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Lock: Python's `threading.Lock` as a three-state futex mutex in one shared
+ * Int32 word (the algorithm and its invariants: @conc/core's futex.ts).
+ *
+ *   acquire: CAS 0 -> 1 inline (uncontended: one compare-and-swap); else
+ *            spin, then park on the word (sync: Atomics.wait, async:
+ *            Atomics.waitAsync), setting it to 2 so the release will notify.
+ *   release: exchange(0); notify one if it was 2; throw if it was 0.
+ *
+ * Invariants:
+ *   - Held iff the word != 0; whoever turned it non-zero holds it.
+ *   - No lost wake-up: a waiter writes 2 before it parks on 2, so the release
+ *     that follows sees 2 and notifies.
+ *   - Not owned: any thread may release (as in Python). Not fair: a newcomer
+ *     may barge past a woken waiter.
+ *   - A timed-out or aborted acquire holds nothing (it only ever leaves a
+ *     stale 2 behind, which costs one spare notify).
+ */
+import {
+  Acquirable,
+  ConcRuntimeError,
+  FUTEX_UNLOCKED,
+  type SharedWords,
+  type WaitOptions,
+  allocateWords,
+  checkWaitOptions,
+  deadlineOf,
+  describeWords,
+  futexLockAsync,
+  futexLockSync,
+  futexTryLock,
+  futexUnlock,
+  registerShareable,
+  wordsView,
+} from '@conc/core';
+
+/** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
+export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
+
+/**
+ * A primitive lock, as Python's `threading.Lock`: not re-entrant, not owned
+ * (any thread may release it). Pass it to a `Thread` or `Process` in `args`.
+ *
+ * @example
+ * const lock = new Lock();
+ * lock.acquireSync();
+ * try { counter[0]++; } finally { lock.release(); }
+ */
+export class Lock extends Acquirable {
+  /** @internal the shared word. */
+  declare readonly words: Int32Array;
+
+  constructor() {
+    super();
+    Object.defineProperty(this, 'words', { value: allocateWords(1) });
+  }
+
+  /** @internal Rebuild a Lock over memory shared from another thread. */
+  static revive(data: { words: SharedWords }): Lock {
+    const lock = Object.create(Lock.prototype) as Lock;
+    Object.defineProperty(lock, 'words', { value: wordsView(data.words) });
+    return lock;
+  }
+
+  /** True while some thread holds the lock. */
+  get locked(): boolean {
+    return Atomics.load(this.words, 0) !== FUTEX_UNLOCKED;
+  }
+
+  /** Take the lock if it is free, without waiting. */
+  tryAcquire(): boolean {
+    return futexTryLock(this.words, 0);
+  }
+
+  /**
+   * Block the calling thread until the lock is taken; `false` if `timeout`
+   * (ms) passes first. On the main thread this blocks the event loop.
+   */
+  acquireSync(options?: SyncWaitOptions): boolean {
+    if (options !== undefined) checkWaitOptions(options, 'Lock.acquireSync');
+    if (futexTryLock(this.words, 0)) return true;
+    return futexLockSync(this.words, 0, deadlineOf(options?.timeout));
+  }
+
+  /**
+   * Wait without blocking until the lock is taken. Resolves `true`, or `false`
+   * if `timeout` passes; rejects with `signal.reason` if aborted (holding nothing).
+   */
+  acquire(options?: WaitOptions): Promise<boolean> {
+    if (options !== undefined) {
+      try {
+        checkWaitOptions(options, 'Lock.acquire');
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    }
+    if (futexTryLock(this.words, 0)) return Promise.resolve(true);
+    return futexLockAsync(this.words, 0, deadlineOf(options?.timeout), options?.signal);
+  }
+
+  /**
+   * Release the lock (any thread may). Throws {@link ConcRuntimeError} if the
+   * lock is not held, as Python's `RuntimeError: release unlocked lock`.
+   */
+  release(): void {
+    if (futexUnlock(this.words, 0) === FUTEX_UNLOCKED) {
+      throw new ConcRuntimeError('Lock.release: release of an unlocked lock');
+    }
+  }
+
+  override toString(): string {
+    return `Lock(${this.locked ? 'locked' : 'unlocked'})`;
+  }
+}
+
+registerShareable(Lock, {
+  tag: 'conc.Lock',
+  module: import.meta.url,
+  share: (lock) => ({ words: describeWords(lock.words) }),
+  revive: (data) => Lock.revive(data),
+});

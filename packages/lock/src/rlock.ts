@@ -1,0 +1,155 @@
+/**
+ * RLock: a re-entrant lock owned by one thread, as Python's `threading.RLock`.
+ *
+ * Layout: three shared Int32 words.
+ *   [0] state: the same three-state futex as Lock (0 free, 1 held, 2 held+waiters)
+ *   [1] owner: the holder's thread token (non-zero), 0 when free
+ *   [2] count: how many times the owner has acquired without releasing
+ *
+ * Algorithm:
+ *   acquire: if owner == me, count++ (only the owner writes count while it
+ *            owns, so no race). Else take the futex as Lock does, then
+ *            owner = me, count = 1.
+ *   release: if owner != me, throw. count--; at 0, owner = 0 and release the
+ *            futex (exchange 0, notify one if it was 2).
+ *
+ * Invariants:
+ *   - owner != 0 implies state != 0; owner is written only by the thread that
+ *     holds the futex, so "owner == me" can only be true for the real owner
+ *     (another thread may read a stale owner, but never its own token).
+ *   - Owner tokens come from @conc/core's currentThreadToken(): unique per
+ *     thread within a process; @conc/process gives remote holders their own.
+ */
+import {
+  Acquirable,
+  ConcRuntimeError,
+  type SharedWords,
+  type WaitOptions,
+  allocateWords,
+  checkWaitOptions,
+  currentThreadToken,
+  deadlineOf,
+  describeWords,
+  futexLockAsync,
+  futexLockSync,
+  futexUnlock,
+  registerShareable,
+  throwIfAborted,
+  wordsView,
+} from '@conc/core';
+import type { SyncWaitOptions } from './lock.js';
+
+const STATE = 0;
+const OWNER = 1;
+const COUNT = 2;
+
+/**
+ * A re-entrant lock: the thread that holds it may acquire it again, and must
+ * release it as many times. Only the owner may release.
+ */
+export class RLock extends Acquirable {
+  /** @internal */
+  declare readonly words: Int32Array;
+
+  constructor() {
+    super();
+    Object.defineProperty(this, 'words', { value: allocateWords(3) });
+  }
+
+  /** @internal */
+  static revive(data: { words: SharedWords }): RLock {
+    const lock = Object.create(RLock.prototype) as RLock;
+    Object.defineProperty(lock, 'words', { value: wordsView(data.words) });
+    return lock;
+  }
+
+  /** True while some thread holds the lock. */
+  get locked(): boolean {
+    return Atomics.load(this.words, STATE) !== 0;
+  }
+
+  /** True if the calling thread holds the lock (Python's `_is_owned`). */
+  isOwned(): boolean {
+    return Atomics.load(this.words, OWNER) === currentThreadToken();
+  }
+
+  /** How many times the calling thread holds the lock (0 if it does not own it). */
+  get recursionLevel(): number {
+    return this.isOwned() ? Atomics.load(this.words, COUNT) : 0;
+  }
+
+  /** @internal take the futex as `token` and record ownership. */
+  takeFor(token: number): boolean {
+    const w = this.words;
+    if (Atomics.load(w, OWNER) === token) {
+      Atomics.add(w, COUNT, 1);
+      return true;
+    }
+    if (Atomics.compareExchange(w, STATE, 0, 1) !== 0) return false;
+    this.own(token);
+    return true;
+  }
+
+  private own(token: number): void {
+    Atomics.store(this.words, OWNER, token);
+    Atomics.store(this.words, COUNT, 1);
+  }
+
+  /** Take the lock if it is free or already ours, without waiting. */
+  tryAcquire(): boolean {
+    return this.takeFor(currentThreadToken());
+  }
+
+  /** Block until the lock is ours; `false` on timeout. */
+  acquireSync(options?: SyncWaitOptions): boolean {
+    if (options !== undefined) checkWaitOptions(options, 'RLock.acquireSync');
+    const token = currentThreadToken();
+    if (this.takeFor(token)) return true;
+    if (!futexLockSync(this.words, STATE, deadlineOf(options?.timeout))) return false;
+    this.own(token);
+    return true;
+  }
+
+  /** Wait without blocking until the lock is ours; `false` on timeout, rejects on abort. */
+  async acquire(options?: WaitOptions): Promise<boolean> {
+    if (options !== undefined) checkWaitOptions(options, 'RLock.acquire');
+    const signal = options?.signal;
+    throwIfAborted(signal);
+    const token = currentThreadToken();
+    if (this.takeFor(token)) return true;
+    if (!(await futexLockAsync(this.words, STATE, deadlineOf(options?.timeout), signal))) return false;
+    this.own(token);
+    return true;
+  }
+
+  /** Release one level; throws {@link ConcRuntimeError} if the calling thread does not own it. */
+  release(): void {
+    this.releaseFor(currentThreadToken());
+  }
+
+  /** @internal release one level held by `token`. */
+  releaseFor(token: number): void {
+    const w = this.words;
+    if (Atomics.load(w, OWNER) !== token) {
+      throw new ConcRuntimeError(
+        Atomics.load(w, STATE) === 0
+          ? 'RLock.release: release of an unlocked RLock'
+          : 'RLock.release: cannot release an RLock held by another thread',
+      );
+    }
+    if (Atomics.sub(w, COUNT, 1) > 1) return;
+    Atomics.store(w, OWNER, 0);
+    futexUnlock(w, STATE);
+  }
+
+  override toString(): string {
+    return `RLock(${this.locked ? `locked, count=${Atomics.load(this.words, COUNT)}` : 'unlocked'})`;
+  }
+}
+
+registerShareable(RLock, {
+  tag: 'conc.RLock',
+  module: import.meta.url,
+  share: (lock) => ({ words: describeWords(lock.words) }),
+  revive: (data) => RLock.revive(data),
+});

@@ -1,0 +1,4 @@
+export { Thread, type ModuleTarget, type Target, type ThreadOptions, targetSpec } from './thread.js';
+export { reviveError, serializeError, type SerializedError } from './protocol.js';
+export { sleep, sleepAsync } from './sleep.js';
+export { DataCloneError, ConcRuntimeError } from '@conc/core';

@@ -1,0 +1,277 @@
+/**
+ * Thread: Python's `threading.Thread` on a worker_threads Worker.
+ *
+ * Lifecycle (one shared status word, see protocol.ts):
+ *   new -> start() -> RUNNING -> DONE | FAILED | DIED
+ *   The bootstrap posts the outcome on a private port, then sets the status
+ *   and notifies. join / joinSync wait on the status word (spin then park,
+ *   or waitAsync with a ref'd timer), then read the outcome with
+ *   receiveMessageOnPort, so joinSync works while the event loop is blocked.
+ *   If the worker dies without reporting (crash, process.exit in the target),
+ *   its own exit hook or the parent's 'exit' listener sets DIED.
+ *
+ * Targets cross the thread boundary in one of two ways:
+ *   - a function is sent as its source text and rebuilt in the worker: it must
+ *     be self-contained (it sees its parameters, globals and `require`, not
+ *     the variables of the scope it was written in);
+ *   - `{ module, export }` is imported in the worker: the function keeps its
+ *     module's imports. Use it for anything that needs them.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import {
+  ConcRuntimeError,
+  DataCloneError,
+  type WaitOptions,
+  allocateWords,
+  checkWaitOptions,
+  deadlineOf,
+  decode,
+  decodeSync,
+  describeWords,
+  encode,
+  findUncloneable,
+  throwIfAborted,
+  waitAsync,
+  waitSync,
+} from '@conc/core';
+import { type BootData, DIED, DONE, FAILED, type Outcome, RUNNING, type TargetSpec, reviveError } from './protocol.js';
+
+/** A function exported by a module, loaded in the new thread (or process). */
+export interface ModuleTarget {
+  /** `import.meta.url`-style URL, an absolute path, or a package name. */
+  module: string | URL;
+  /** Name of the exported function; default `'default'`. */
+  export?: string;
+}
+
+export type Target<A extends unknown[] = any[], R = unknown> = ((...args: A) => R) | ModuleTarget;
+
+export interface ThreadOptions<A extends unknown[] = any[]> {
+  /** What the thread runs: a self-contained function, or `{ module, export }`. */
+  target: Target<A>;
+  /** Arguments for the target; conc primitives inside (nested too) arrive as their classes. */
+  args?: A;
+  /** Defaults to `Thread-N (targetName)`, as Python. */
+  name?: string;
+  /** A daemon thread does not keep the process alive. Default false. */
+  daemon?: boolean;
+  /**
+   * Write the thread's stdout/stderr straight to the process's file
+   * descriptors (default true), so lines appear in the order they were
+   * written, even while the parent thread blocks. Set false to route them
+   * through the parent's `process.stdout` (e.g. when it is intercepted).
+   */
+  directOutput?: boolean;
+}
+
+let counter = 0;
+const workerFile = fileURLToPath(new URL('./worker.js', import.meta.url));
+
+/** Check a target and turn it into what the bootstrap needs. Throws at once if it cannot work. */
+export function targetSpec(target: unknown, who: string): TargetSpec {
+  if (typeof target === 'function') {
+    const source = Function.prototype.toString.call(target);
+    if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+      throw new TypeError(
+        `${who}: target ${target.name || '(anonymous)'} is a native or bound function; its source cannot be sent to another thread`,
+      );
+    }
+    if (/^class[\s{]/.test(source)) throw new TypeError(`${who}: target is a class, not a function`);
+    for (const candidate of [source, `function ${source}`, source.replace(/^async\s+/, 'async function ')]) {
+      try {
+        new Function(`return (${candidate});`);
+        return { kind: 'source', source: candidate, name: target.name };
+      } catch {
+        // try the next spelling (method shorthand)
+      }
+    }
+    throw new TypeError(`${who}: the source of target ${target.name || '(anonymous)'} cannot be rebuilt in another thread`);
+  }
+  if (typeof target === 'object' && target !== null && 'module' in target) {
+    const { module, export: name = 'default' } = target as ModuleTarget;
+    if (typeof name !== 'string' || name === '') throw new TypeError(`${who}: target.export must be a non-empty string`);
+    return { kind: 'module', url: moduleUrl(module, who), export: name };
+  }
+  throw new TypeError(
+    `${who}: target must be a function or { module, export }, got ${target === null ? 'null' : typeof target}`,
+  );
+}
+
+function moduleUrl(module: unknown, who: string): string {
+  let url: string;
+  if (module instanceof URL) url = module.href;
+  else if (typeof module === 'string' && module !== '') {
+    if (/^[a-z][a-z0-9+.-]*:/i.test(module) && !isAbsolute(module)) url = module;
+    else if (isAbsolute(module) || module.startsWith('.')) url = pathToFileURL(resolvePath(module)).href;
+    else return module; // a package name: resolved by the other side's import()
+  } else {
+    throw new TypeError(`${who}: target.module must be a URL or a non-empty string, got ${String(module)}`);
+  }
+  if (url.startsWith('file:') && !existsSync(fileURLToPath(url))) {
+    throw new Error(`${who}: target module ${url} does not exist`);
+  }
+  return url;
+}
+
+/**
+ * A thread of control running in a worker thread, as Python's `threading.Thread`.
+ *
+ * @example
+ * const t = new Thread({ target: (n: number) => n * 2, args: [21] });
+ * t.start();
+ * await t.join();
+ * t.result; // 42
+ */
+export class Thread<A extends unknown[] = any[], R = unknown> {
+  /** The thread's name (not unique). */
+  name: string;
+  private _daemon: boolean;
+  private readonly spec: TargetSpec;
+  private readonly args: A;
+  private readonly directOutput: boolean;
+  private worker: Worker | undefined;
+  private status: Int32Array | undefined;
+  private port: MessagePort | undefined;
+  private outcome: Outcome | undefined;
+  private death: Error | undefined;
+  private _result: R | undefined;
+
+  constructor(options: ThreadOptions<A>) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('Thread: expected options { target, args?, name?, daemon? }');
+    }
+    this.spec = targetSpec(options.target, 'Thread');
+    const args = options.args ?? ([] as unknown as A);
+    if (!Array.isArray(args)) throw new TypeError(`Thread: args must be an array, got ${typeof args}`);
+    this.args = args;
+    counter += 1;
+    const targetName = this.spec.kind === 'source' ? this.spec.name : this.spec.export;
+    this.name = options.name ?? `Thread-${counter}${targetName ? ` (${targetName})` : ''}`;
+    if (typeof this.name !== 'string') throw new TypeError('Thread: name must be a string');
+    this._daemon = Boolean(options.daemon);
+    this.directOutput = options.directOutput ?? true;
+  }
+
+  /** A daemon thread does not keep the process alive. Settable before start(). */
+  get daemon(): boolean {
+    return this._daemon;
+  }
+  set daemon(value: boolean) {
+    if (this.worker) throw new ConcRuntimeError('Thread.daemon: cannot set daemon status of an active thread');
+    this._daemon = Boolean(value);
+  }
+
+  /** The worker's threadId once started (Python's `ident`), else undefined. */
+  get threadId(): number | undefined {
+    return this.worker?.threadId;
+  }
+
+  /** What the target returned (awaited if a promise); undefined until joined successfully. */
+  get result(): R | undefined {
+    return this._result;
+  }
+
+  /** Start the thread. Throws if called twice, or if an argument cannot be sent. */
+  start(): this {
+    if (this.worker) throw new ConcRuntimeError(`Thread.start: ${this.name} was already started (threads can only be started once)`);
+    const encoded = encode(this.args, 'thread', 'args');
+    const status = allocateWords(1);
+    const { port1, port2 } = new MessageChannel();
+    const boot: BootData = {
+      target: this.spec,
+      args: encoded,
+      name: this.name,
+      status: describeWords(status),
+      port: port2,
+      directOutput: this.directOutput,
+    };
+    let worker: Worker;
+    try {
+      worker = new Worker(workerFile, { workerData: boot, transferList: [port2] });
+    } catch (error) {
+      port1.close();
+      if ((error as Error).name === 'DataCloneError') {
+        const where = findUncloneable(encoded, 'args') ?? (error as Error).message;
+        throw new DataCloneError(`Thread.start: ${where}`);
+      }
+      throw error;
+    }
+    this.worker = worker;
+    this.status = status;
+    this.port = port1;
+    worker.on('error', (error) => {
+      this.death ??= error;
+    });
+    worker.on('exit', (code) => {
+      this.death ??= new Error(`Thread ${this.name} exited with code ${code} before its target returned`);
+      if (Atomics.compareExchange(status, 0, RUNNING, DIED) === RUNNING) Atomics.notify(status, 0);
+    });
+    if (this._daemon) worker.unref();
+    return this;
+  }
+
+  /** True from start() until the target has returned or thrown. */
+  isAlive(): boolean {
+    return this.status !== undefined && Atomics.load(this.status, 0) === RUNNING;
+  }
+
+  private checkJoin(method: string): Int32Array {
+    if (!this.status) throw new ConcRuntimeError(`Thread.${method}: cannot join ${this.name} before it is started`);
+    return this.status;
+  }
+
+  /**
+   * Wait until the thread ends. Resolves `true`, or `false` on timeout; rejects
+   * with the target's error (name, message and stack kept) if it threw.
+   */
+  async join(options?: WaitOptions): Promise<boolean> {
+    checkWaitOptions(options, 'Thread.join');
+    const status = this.checkJoin('join');
+    const deadline = deadlineOf(options?.timeout);
+    const signal = options?.signal;
+    throwIfAborted(signal);
+    while (Atomics.load(status, 0) === RUNNING) {
+      const r = await waitAsync(status, 0, RUNNING, deadline, signal);
+      throwIfAborted(signal);
+      if (r === 'timed-out') return false;
+    }
+    const outcome = this.takeOutcome();
+    if (outcome?.ok) this._result = (await decode(outcome.value)) as R;
+    return this.settle(outcome);
+  }
+
+  /** Block the calling thread until this thread ends; `false` on timeout; throws the target's error. */
+  joinSync(options?: Omit<WaitOptions, 'signal'>): boolean {
+    checkWaitOptions(options, 'Thread.joinSync');
+    const status = this.checkJoin('joinSync');
+    const deadline = deadlineOf(options?.timeout);
+    while (Atomics.load(status, 0) === RUNNING) {
+      if (waitSync(status, 0, RUNNING, deadline) === 'timed-out') return false;
+    }
+    const outcome = this.takeOutcome();
+    if (outcome?.ok) this._result = decodeSync(outcome.value) as R;
+    return this.settle(outcome);
+  }
+
+  private takeOutcome(): Outcome | undefined {
+    if (!this.outcome && this.port) {
+      const msg = receiveMessageOnPort(this.port);
+      if (msg) this.outcome = msg.message as Outcome;
+    }
+    return this.outcome;
+  }
+
+  private settle(outcome: Outcome | undefined): boolean {
+    if (outcome?.ok) return true;
+    if (outcome) throw reviveError(outcome.error);
+    throw this.death ?? new Error(`Thread ${this.name} ended before its target returned`);
+  }
+
+  toString(): string {
+    const state = !this.status ? 'initial' : this.isAlive() ? 'started' : 'stopped';
+    return `<Thread(${this.name}, ${state}${this._daemon ? ' daemon' : ''})>`;
+  }
+}

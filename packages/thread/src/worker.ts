@@ -1,0 +1,99 @@
+/**
+ * The bootstrap every Thread runs in its worker: make output synchronous,
+ * resolve the target, revive the args, run it, report the outcome.
+ *
+ * Order matters for the parent's joinSync: the outcome is posted on the
+ * private port first, then the status word is set and notified, so a parent
+ * woken by the status always finds the outcome waiting on the port.
+ */
+import { writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { workerData } from 'node:worker_threads';
+import { decode, encode, findUncloneable, loadModule, sleepSync, wordsView } from '@conc/core';
+import { type BootData, DIED, DONE, FAILED, RUNNING, type TargetSpec, serializeError } from './protocol.js';
+
+const boot = workerData as BootData;
+const status = wordsView(boot.status);
+
+function finish(state: number): void {
+  if (Atomics.compareExchange(status, 0, RUNNING, state) === RUNNING) Atomics.notify(status, 0);
+}
+
+// A worker's console output normally reaches the parent's stdout through the
+// parent's event loop: late, out of order with the parent's own lines, and not
+// at all while the parent blocks in joinSync. Write straight to the fds, as
+// threads of one process do in every other language.
+function writeAll(fd: number, chunk: unknown, encoding?: unknown): void {
+  let buf = typeof chunk === 'string' ? Buffer.from(chunk, (encoding as BufferEncoding) || 'utf8') : Buffer.from(chunk as Uint8Array);
+  while (buf.length > 0) {
+    try {
+      buf = buf.subarray(writeSync(fd, buf));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      sleepSync(1);
+    }
+  }
+}
+if (boot.directOutput) {
+  for (const [stream, fd] of [
+    [process.stdout, 1],
+    [process.stderr, 2],
+  ] as const) {
+    stream.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
+      writeAll(fd, chunk, typeof encoding === 'string' ? encoding : undefined);
+      const done = typeof encoding === 'function' ? encoding : cb;
+      if (typeof done === 'function') process.nextTick(done as () => void);
+      return true;
+    }) as typeof stream.write;
+  }
+}
+
+process.on('exit', () => finish(DIED));
+
+const sourceRequire = createRequire(`${process.cwd()}/`);
+
+async function resolveTarget(target: TargetSpec): Promise<(...args: unknown[]) => unknown> {
+  if (target.kind === 'source') {
+    // eslint-disable-next-line no-new-func
+    return new Function('require', `return (${target.source});`)(sourceRequire);
+  }
+  const mod = (await loadModule(target.url)) as Record<string, unknown>;
+  const fn = target.export === 'default' && typeof mod.default !== 'function' ? (mod.default as any)?.default : mod[target.export];
+  if (typeof fn !== 'function') {
+    const names = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+    throw new TypeError(
+      `Thread target: module ${target.url} has no exported function "${target.export}"` +
+        (names.length ? ` (its exported functions: ${names.join(', ')})` : ''),
+    );
+  }
+  return fn as (...args: unknown[]) => unknown;
+}
+
+async function main(): Promise<void> {
+  try {
+    const [fn, args] = await Promise.all([resolveTarget(boot.target), decode(boot.args)]);
+    const value = await fn(...(args as unknown[]));
+    let encoded: unknown;
+    try {
+      encoded = encode(value, 'thread', 'result');
+      boot.port.postMessage({ ok: true, value: encoded });
+    } catch (error) {
+      const where = findUncloneable(encoded ?? value, 'return value') ?? (error as Error).message;
+      throw Object.assign(new Error(`Thread target's ${where}; a thread can only return structured-clonable values`), {
+        name: 'DataCloneError',
+      });
+    }
+    finish(DONE);
+  } catch (error) {
+    const data = serializeError(error);
+    if (boot.target.kind === 'source' && data.name === 'ReferenceError') {
+      data.message +=
+        ' (a function target is sent to the thread as source text and cannot see variables of the scope it was written in:' +
+        ' pass them in args, require/import them inside the function, or use { module, export })';
+    }
+    boot.port.postMessage({ ok: false, error: data });
+    finish(FAILED);
+  }
+}
+
+void main();
