@@ -14,7 +14,16 @@
  * A timed-out or aborted waiter may leave a stale 2, which costs one spare
  * notify. Not fair: a newcomer may barge past a woken waiter.
  */
-import { SPIN_SYNC, throwIfAborted, waitAsync, waitSync } from './wait.js';
+import { throwIfAborted, waitAsync, waitSync } from './wait.js';
+
+/**
+ * Spinning is for hand-offs, not for mutexes: a waiter that spins on a
+ * contended word wins it back and forth with the holder at every release, a
+ * cache-line ping-pong that cut two-thread throughput to a third. So (as
+ * Rust's futex mutex) spin only while the lock is held with no waiters, a
+ * little, and park at once when it is contended.
+ */
+const SPIN_MUTEX = 20;
 
 export const FUTEX_UNLOCKED = 0;
 export const FUTEX_LOCKED = 1;
@@ -27,7 +36,7 @@ export function futexTryLock(w: Int32Array, i: number): boolean {
 
 /** Slow path of a blocking lock: spin, then park until taken or `deadline`. */
 export function futexLockSync(w: Int32Array, i: number, deadline: number): boolean {
-  for (let n = 0; n < SPIN_SYNC; n++) {
+  for (let n = 0; n < SPIN_MUTEX; n++) {
     const s = Atomics.load(w, i);
     if (s === FUTEX_UNLOCKED && Atomics.compareExchange(w, i, FUTEX_UNLOCKED, FUTEX_LOCKED) === FUTEX_UNLOCKED) {
       return true;
@@ -35,7 +44,7 @@ export function futexLockSync(w: Int32Array, i: number, deadline: number): boole
     if (s === FUTEX_CONTENDED) break;
   }
   while (Atomics.exchange(w, i, FUTEX_CONTENDED) !== FUTEX_UNLOCKED) {
-    if (waitSync(w, i, FUTEX_CONTENDED, deadline) === 'timed-out') return false;
+    if (waitSync(w, i, FUTEX_CONTENDED, deadline, 0) === 'timed-out') return false;
   }
   return true;
 }
@@ -44,7 +53,7 @@ export function futexLockSync(w: Int32Array, i: number, deadline: number): boole
 export async function futexLockAsync(w: Int32Array, i: number, deadline: number, signal?: AbortSignal): Promise<boolean> {
   throwIfAborted(signal);
   while (Atomics.exchange(w, i, FUTEX_CONTENDED) !== FUTEX_UNLOCKED) {
-    const r = await waitAsync(w, i, FUTEX_CONTENDED, deadline, signal);
+    const r = await waitAsync(w, i, FUTEX_CONTENDED, deadline, signal, 0);
     throwIfAborted(signal);
     if (r === 'timed-out') return false;
   }

@@ -83,10 +83,17 @@ export function spinWhileEqual(words: Int32Array, index: number, value: number, 
 
 /**
  * Block the calling thread while `words[index] === value`, until notified or
- * until `deadline`. Spins briefly first. Callers re-check their condition.
+ * until `deadline`. Spins `spins` polls first (default {@link SPIN_SYNC}; a
+ * mutex passes 0, see futex.ts). Callers re-check their condition.
  */
-export function waitSync(words: Int32Array, index: number, value: number, deadline: number): WaitResult {
-  if (spinWhileEqual(words, index, value, SPIN_SYNC)) return 'not-equal';
+export function waitSync(
+  words: Int32Array,
+  index: number,
+  value: number,
+  deadline: number,
+  spins: number = SPIN_SYNC,
+): WaitResult {
+  if (spins > 0 && spinWhileEqual(words, index, value, spins)) return 'not-equal';
   const left = remaining(deadline);
   if (left === 0) return 'timed-out';
   return Atomics.wait(words, index, value, left);
@@ -106,8 +113,9 @@ export function waitAsync(
   value: number,
   deadline: number,
   signal?: AbortSignal,
+  spins: number = SPIN_ASYNC,
 ): WaitResult | Promise<WaitResult> {
-  if (spinWhileEqual(words, index, value, SPIN_ASYNC)) return 'not-equal';
+  if (spins > 0 && spinWhileEqual(words, index, value, spins)) return 'not-equal';
   const left = remaining(deadline);
   if (left === 0) return 'timed-out';
   const r = Atomics.waitAsync(words, index, value, left);

@@ -68,7 +68,7 @@ export interface ThreadOptions<A extends unknown[] = any[]> {
 }
 
 let counter = 0;
-const workerFile = fileURLToPath(new URL('./worker.js', import.meta.url));
+const workerFile = fileURLToPath(new URL('./worker.cjs', import.meta.url));
 
 /** Check a target and turn it into what the bootstrap needs. Throws at once if it cannot work. */
 export function targetSpec(target: unknown, who: string): TargetSpec {
