@@ -36,3 +36,15 @@ export async function until(words: Int32Array, index: number, value: number, tim
     await new Promise((r) => setTimeout(r, 2));
   }
 }
+
+/**
+ * `p`, but rejected if it has not settled within `ms`: for promises that must
+ * settle promptly (an abort) even though what they wait on has a longer timeout.
+ */
+export function within<T>(p: Promise<T>, ms: number, what = 'promise'): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
