@@ -35,6 +35,13 @@ if (built) {
   }
 }
 
+if (built) {
+  run('typecheck', 'turbo', ['run', 'typecheck', '--output-logs=errors-only']);
+  run('lint', 'biome', ['check', '.']);
+  run('packages install alone', process.execPath, ['scripts/check-packages.mjs']);
+  run('generator', process.execPath, ['scripts/check-generator.mjs']);
+}
+
 console.log('\nSteps:');
 for (const s of steps) console.log(`  ${s.ok ? 'ok  ' : 'FAIL'} ${s.name} (${s.s} s)`);
 const stepFailures = steps.filter((s) => !s.ok).length;

@@ -94,9 +94,12 @@ print(2 * n / (time.perf_counter() - t))`);
   const many = [];
   for (let i = 0; i < 100_000; i++) many.push(new Lock());
   const perLock = (process.memoryUsage().arrayBuffers - before) / many.length;
-  report('Shared memory per Lock, 100 k Locks (bytes)', { label: 'conc Lock', value: perLock }, [
-    { label: 'budget in BENCHMARKS.md', value: 256, target: { max: 1 } },
-  ], 'bytes');
+  report(
+    'Shared memory per Lock, 100 k Locks (bytes)',
+    { label: 'conc Lock', value: perLock },
+    [{ label: 'budget in BENCHMARKS.md', value: 256, target: { max: 1 } }],
+    'bytes',
+  );
 
   await threadStart();
 }
@@ -106,7 +109,13 @@ async function threadStart() {
     new Promise((resolve) => {
       const flag = new Int32Array(new SharedArrayBuffer(4));
       const t0 = performance.now();
-      const th = new Thread({ target: (f) => { Atomics.store(f, 0, 1); Atomics.notify(f, 0); }, args: [flag] }).start();
+      const th = new Thread({
+        target: (f) => {
+          Atomics.store(f, 0, 1);
+          Atomics.notify(f, 0);
+        },
+        args: [flag],
+      }).start();
       Atomics.wait(flag, 0, 0, 10_000);
       const ms = performance.now() - t0;
       th.join().then(() => resolve(ms));
@@ -127,7 +136,10 @@ async function threadStart() {
   await startRaw();
   const ours = await repeat(startOurs, 9);
   const raw = await repeat(startRaw, 9);
-  report('Thread start to first line of the target (ms, lower is better)', { label: 'conc Thread', value: ours }, [
-    { label: 'raw new Worker', value: raw, target: { max: 1.15 } },
-  ], 'ms');
+  report(
+    'Thread start to first line of the target (ms, lower is better)',
+    { label: 'conc Thread', value: ours },
+    [{ label: 'raw new Worker', value: raw, target: { max: 1.15 } }],
+    'ms',
+  );
 }

@@ -28,7 +28,9 @@ if (wanted === '--inline') {
     console.log(`\n=== ${name} ===`);
     const started = performance.now();
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--inline', name], { stdio: 'inherit' });
-    console.log(`--- ${name}: ${r.status === 0 ? 'ok' : `FAILED (${r.status ?? r.signal})`} in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+    console.log(
+      `--- ${name}: ${r.status === 0 ? 'ok' : `FAILED (${r.status ?? r.signal})`} in ${((performance.now() - started) / 1000).toFixed(2)} s`,
+    );
     if (r.status !== 0) failed += 1;
   }
   process.exitCode = failed ? 1 : 0;

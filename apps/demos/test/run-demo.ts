@@ -14,7 +14,6 @@ export function runDemo(name: string, timeoutMs = 20_000): { lines: string[]; ms
   return { lines: r.stdout.split('\n').filter((l) => l !== ''), ms };
 }
 
-
 /** Threads run concurrently: lines of different threads may interleave, but each thread's lines keep their order. */
 export function expectOrderedWithin(lines: string[], before: string, after: string): void {
   expect(lines.indexOf(before)).toBeGreaterThanOrEqual(0);

@@ -50,7 +50,12 @@ export function futexLockSync(w: Int32Array, i: number, deadline: number): boole
 }
 
 /** Slow path of an async lock: park with waitAsync until taken, `deadline` or abort. */
-export async function futexLockAsync(w: Int32Array, i: number, deadline: number, signal?: AbortSignal): Promise<boolean> {
+export async function futexLockAsync(
+  w: Int32Array,
+  i: number,
+  deadline: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
   throwIfAborted(signal);
   while (Atomics.exchange(w, i, FUTEX_CONTENDED) !== FUTEX_UNLOCKED) {
     const r = await waitAsync(w, i, FUTEX_CONTENDED, deadline, signal, 0);

@@ -26,12 +26,15 @@ export {
   registerShareable,
   registeredEntry,
   setProcessSharer,
+  setRemoteReviver,
+  REMOTE,
+  type RemoteRef,
   shareTag,
   type Destination,
   type ShareSpec,
 } from './share.js';
 export { Acquirable, type AcquireRelease, type Guard } from './guard.js';
-export { currentThreadToken } from './identity.js';
+export { currentThreadToken, runAsThread, setThreadTokenSource } from './identity.js';
 export {
   FUTEX_CONTENDED,
   FUTEX_LOCKED,

@@ -44,7 +44,26 @@ interface Entry {
   module: string;
   share(value: unknown, destination: Destination): unknown;
   revive(data: unknown): unknown;
+  /** The registered class (its prototype is what @conc/process's proxies inherit from). */
+  cls?: Function;
 }
+
+/**
+ * Reference to a primitive served by another process (see @conc/process).
+ * Plain structured-clonable data; `bridge` is the URL of the module that
+ * installs the reviver turning it into a proxy on the receiving side.
+ */
+export interface RemoteRef {
+  bridge: string;
+  [key: string]: unknown;
+}
+
+/**
+ * A proxy for a primitive served by another process carries a function under
+ * this key; `encode` calls it (with the destination) instead of the class's
+ * `share`, and the marker carries the returned {@link RemoteRef} as `remote`.
+ */
+export const REMOTE: unique symbol = Symbol.for('conc.remote.v1') as never;
 
 /** Key of the marker object that stands for a primitive in encoded data. */
 export const MARK = '__conc_shared__';
@@ -57,6 +76,8 @@ const registry: Map<string, Entry> = ((globalThis as any)[registryKey] ??= new M
 // A process-wide hook @conc/process installs to share primitives with child
 // processes (they cannot receive SharedArrayBuffers).
 const processSharerKey = Symbol.for('conc.processSharer.v1');
+// ... and the hook that turns a `remote` marker back into a proxy.
+const remoteReviverKey = Symbol.for('conc.remoteReviver.v1');
 
 type Ctor<T> = abstract new (...args: any[]) => T;
 
@@ -73,7 +94,7 @@ export function registerShareable<T extends object>(cls: Ctor<T>, spec: ShareSpe
       return typeof value === 'object' && value !== null && (value as any)[BRAND] === spec.tag;
     },
   });
-  if (!registry.has(spec.tag)) registry.set(spec.tag, spec as Entry);
+  if (!registry.has(spec.tag)) registry.set(spec.tag, { ...(spec as Entry), cls });
 }
 
 /** The registered tag of a value, or undefined if it is not a shareable primitive. */
@@ -95,26 +116,32 @@ function isPlainObject(value: object): boolean {
 export function encode(value: unknown, destination: Destination = 'thread', path = 'value'): unknown {
   if (typeof value !== 'object' || value === null) {
     if (typeof value === 'function') {
-      throw new DataCloneError(`${path} is a function (${value.name || 'anonymous'}); functions cannot be sent to another ${destination}`);
+      throw new DataCloneError(
+        `${path} is a function (${value.name || 'anonymous'}); functions cannot be sent to another ${destination}`,
+      );
     }
     if (typeof value === 'symbol') {
-      throw new DataCloneError(`${path} is a symbol (${String(value)}); symbols cannot be sent to another ${destination}`);
+      throw new DataCloneError(
+        `${path} is a symbol (${String(value)}); symbols cannot be sent to another ${destination}`,
+      );
     }
     return value;
   }
   const tag = shareTag(value);
   if (tag !== undefined) {
     const entry = registry.get(tag)!;
+    const remote = (value as any)[REMOTE];
+    if (typeof remote === 'function') {
+      return { [MARK]: tag, module: entry.module, remote: remote.call(value, destination) };
+    }
     if (destination === 'process') {
-      const sharer = (globalThis as any)[processSharerKey] as
-        | ((value: unknown, entry: Entry) => unknown)
-        | undefined;
+      const sharer = (globalThis as any)[processSharerKey] as ((value: unknown, entry: Entry) => unknown) | undefined;
       if (!sharer) {
         throw new DataCloneError(
           `${path} is a ${tag.replace(/^conc\./, '')}; to send it to a child process, start that process with @conc/process`,
         );
       }
-      return { [MARK]: tag, module: entry.module, data: sharer(value, entry) };
+      return { [MARK]: tag, module: entry.module, remote: sharer(value, entry) };
     }
     return { [MARK]: tag, module: entry.module, data: entry.share(value, destination) };
   }
@@ -129,7 +156,9 @@ export function encode(value: unknown, destination: Destination = 'thread', path
   return value;
 }
 
-function isMarker(value: unknown): value is { [MARK]: string; module: string; data: unknown } {
+function isMarker(
+  value: unknown,
+): value is { [MARK]: string; module: string; data?: unknown; remote?: RemoteRef } {
   return typeof value === 'object' && value !== null && typeof (value as any)[MARK] === 'string';
 }
 
@@ -137,6 +166,8 @@ function collectModules(value: unknown, into: Map<string, string>): void {
   if (typeof value !== 'object' || value === null) return;
   if (isMarker(value)) {
     if (!registry.has(value[MARK])) into.set(value[MARK], value.module);
+    const bridge = value.remote?.bridge;
+    if (typeof bridge === 'string' && !(globalThis as any)[remoteReviverKey]) into.set(' bridge', bridge);
     return;
   }
   if (Array.isArray(value)) for (const v of value) collectModules(v, into);
@@ -165,6 +196,13 @@ export function decodeSync(value: unknown): unknown {
   if (isMarker(value)) {
     const entry = registry.get(value[MARK]);
     if (!entry) throw new Error(`conc: cannot revive ${value[MARK]}: its module ${value.module} is not loaded`);
+    if (value.remote !== undefined) {
+      const reviver = (globalThis as any)[remoteReviverKey] as
+        | ((remote: RemoteRef, entry: Entry) => unknown)
+        | undefined;
+      if (!reviver) throw new Error(`conc: cannot revive a remote ${value[MARK]}: its bridge module is not loaded`);
+      return reviver(value.remote, entry);
+    }
     return entry.revive(value.data);
   }
   if (Array.isArray(value)) return value.map(decodeSync);
@@ -187,9 +225,17 @@ export function registeredEntry(tag: string): Entry | undefined {
   return registry.get(tag);
 }
 
-/** Install the process sharer (used by @conc/process only). */
-export function setProcessSharer(sharer: (value: unknown, entry: Entry) => unknown): void {
+/**
+ * Install the process sharer (used by @conc/process only): it turns a
+ * primitive bound for a child process into a {@link RemoteRef}.
+ */
+export function setProcessSharer(sharer: (value: unknown, entry: Entry) => RemoteRef): void {
   (globalThis as any)[processSharerKey] = sharer;
+}
+
+/** Install the reviver of `remote` markers in the calling thread (used by @conc/process only). */
+export function setRemoteReviver(reviver: (remote: RemoteRef, entry: Entry) => unknown): void {
+  (globalThis as any)[remoteReviverKey] = reviver;
 }
 
 /**

@@ -57,7 +57,7 @@ export function deadlineOf(timeout: number | undefined, what = 'timeout'): numbe
 export function remaining(deadline: number): number {
   if (deadline === Number.POSITIVE_INFINITY) return deadline;
   const left = deadline - performance.now();
-  return left > 0 ? left : 0;
+  return Math.max(left, 0);
 }
 
 /** Validate the options of a waiting call; throws at once on bad input. */

@@ -79,7 +79,16 @@ describe('encode refuses what cannot cross, naming the path', () => {
   });
 
   it('an anonymous function at top level', () => {
-    expect(() => encode((() => () => 1)(), 'thread', 'args')).toThrow(/args is a function \(anonymous\)/);
+    expect(() =>
+      encode(
+        (
+          () => () =>
+            1
+        )(),
+        'thread',
+        'args',
+      ),
+    ).toThrow(/args is a function \(anonymous\)/);
   });
 
   it('a symbol, deep inside', () => {
@@ -141,7 +150,9 @@ describe('share / revive of a registered class', () => {
 
   it('refuses to send a primitive to a process without @conc/process', () => {
     expect(() => encode({ x: [new Cell()] }, 'process', 'args')).toThrow(DataCloneError);
-    expect(() => encode({ x: [new Cell()] }, 'process', 'args')).toThrow(/args\.x\[0\] is a test\.core\.Cell.*@conc\/process/);
+    expect(() => encode({ x: [new Cell()] }, 'process', 'args')).toThrow(
+      /args\.x\[0\] is a test\.core\.Cell.*@conc\/process/,
+    );
   });
 
   it('decodeSync names the missing module of an unregistered marker', () => {

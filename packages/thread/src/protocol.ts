@@ -46,7 +46,8 @@ export function reviveError(data: SerializedError): Error {
   const Ctor = (globalThis as any)[data.name];
   const error: Error =
     typeof Ctor === 'function' && Ctor.prototype instanceof Error ? new Ctor(data.message) : new Error(data.message);
-  if (error.name !== data.name) Object.defineProperty(error, 'name', { value: data.name, configurable: true, writable: true });
+  if (error.name !== data.name)
+    Object.defineProperty(error, 'name', { value: data.name, configurable: true, writable: true });
   if (data.stack !== undefined) error.stack = data.stack;
   if (data.code !== undefined) (error as any).code = data.code;
   return error;

@@ -37,7 +37,7 @@ import {
   waitAsync,
   waitSync,
 } from '@conc/core';
-import { type BootData, DIED, DONE, FAILED, type Outcome, RUNNING, type TargetSpec, reviveError } from './protocol.js';
+import { type BootData, DIED, type Outcome, RUNNING, type TargetSpec, reviveError } from './protocol.js';
 
 /** A function exported by a module, loaded in the new thread (or process). */
 export interface ModuleTarget {
@@ -49,11 +49,11 @@ export interface ModuleTarget {
 
 export type Target<A extends unknown[] = any[], R = unknown> = ((...args: A) => R) | ModuleTarget;
 
-export interface ThreadOptions<A extends unknown[] = any[]> {
+export interface ThreadOptions<A extends unknown[] = any[], R = unknown> {
   /** What the thread runs: a self-contained function, or `{ module, export }`. */
-  target: Target<A>;
+  target: Target<A, R>;
   /** Arguments for the target; conc primitives inside (nested too) arrive as their classes. */
-  args?: A;
+  args?: NoInfer<A>;
   /** Defaults to `Thread-N (targetName)`, as Python. */
   name?: string;
   /** A daemon thread does not keep the process alive. Default false. */
@@ -88,11 +88,14 @@ export function targetSpec(target: unknown, who: string): TargetSpec {
         // try the next spelling (method shorthand)
       }
     }
-    throw new TypeError(`${who}: the source of target ${target.name || '(anonymous)'} cannot be rebuilt in another thread`);
+    throw new TypeError(
+      `${who}: the source of target ${target.name || '(anonymous)'} cannot be rebuilt in another thread`,
+    );
   }
   if (typeof target === 'object' && target !== null && 'module' in target) {
     const { module, export: name = 'default' } = target as ModuleTarget;
-    if (typeof name !== 'string' || name === '') throw new TypeError(`${who}: target.export must be a non-empty string`);
+    if (typeof name !== 'string' || name === '')
+      throw new TypeError(`${who}: target.export must be a non-empty string`);
     return { kind: 'module', url: moduleUrl(module, who), export: name };
   }
   throw new TypeError(
@@ -137,9 +140,9 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
   private port: MessagePort | undefined;
   private outcome: Outcome | undefined;
   private death: Error | undefined;
-  private _result: R | undefined;
+  private _result: Awaited<R> | undefined;
 
-  constructor(options: ThreadOptions<A>) {
+  constructor(options: ThreadOptions<A, R>) {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError('Thread: expected options { target, args?, name?, daemon? }');
     }
@@ -170,13 +173,14 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
   }
 
   /** What the target returned (awaited if a promise); undefined until joined successfully. */
-  get result(): R | undefined {
+  get result(): Awaited<R> | undefined {
     return this._result;
   }
 
   /** Start the thread. Throws if called twice, or if an argument cannot be sent. */
   start(): this {
-    if (this.worker) throw new ConcRuntimeError(`Thread.start: ${this.name} was already started (threads can only be started once)`);
+    if (this.worker)
+      throw new ConcRuntimeError(`Thread.start: ${this.name} was already started (threads can only be started once)`);
     const encoded = encode(this.args, 'thread', 'args');
     const status = allocateWords(1);
     const { port1, port2 } = new MessageChannel();
@@ -239,7 +243,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
       if (r === 'timed-out') return false;
     }
     const outcome = this.takeOutcome();
-    if (outcome?.ok) this._result = (await decode(outcome.value)) as R;
+    if (outcome?.ok) this._result = (await decode(outcome.value)) as Awaited<R>;
     return this.settle(outcome);
   }
 
@@ -252,7 +256,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
       if (waitSync(status, 0, RUNNING, deadline) === 'timed-out') return false;
     }
     const outcome = this.takeOutcome();
-    if (outcome?.ok) this._result = decodeSync(outcome.value) as R;
+    if (outcome?.ok) this._result = decodeSync(outcome.value) as Awaited<R>;
     return this.settle(outcome);
   }
 

@@ -24,7 +24,10 @@ function finish(state: number): void {
 // at all while the parent blocks in joinSync. Write straight to the fds, as
 // threads of one process do in every other language.
 function writeAll(fd: number, chunk: unknown, encoding?: unknown): void {
-  let buf = typeof chunk === 'string' ? Buffer.from(chunk, (encoding as BufferEncoding) || 'utf8') : Buffer.from(chunk as Uint8Array);
+  let buf =
+    typeof chunk === 'string'
+      ? Buffer.from(chunk, (encoding as BufferEncoding) || 'utf8')
+      : Buffer.from(chunk as Uint8Array);
   while (buf.length > 0) {
     try {
       buf = buf.subarray(writeSync(fd, buf));
@@ -58,7 +61,10 @@ async function resolveTarget(target: TargetSpec): Promise<(...args: unknown[]) =
     return new Function('require', `return (${target.source});`)(sourceRequire);
   }
   const mod = (await loadModule(target.url)) as Record<string, unknown>;
-  const fn = target.export === 'default' && typeof mod.default !== 'function' ? (mod.default as any)?.default : mod[target.export];
+  const fn =
+    target.export === 'default' && typeof mod.default !== 'function'
+      ? (mod.default as any)?.default
+      : mod[target.export];
   if (typeof fn !== 'function') {
     const names = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
     throw new TypeError(

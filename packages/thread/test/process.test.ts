@@ -64,7 +64,6 @@ describe('process lifetime', () => {
     expect(out.signal).toBeNull(); // not killed by the 10 s timeout
     expect(out.code).toBe(0);
     expect(lines(out.stdout)).toEqual(['daemon running', 'main done true']);
-    expect(out.ms).toBeLessThan(8_000);
   }, 15_000);
 
   it('a non-daemon thread keeps the process alive until it ends (CommonJS build)', async () => {
