@@ -59,7 +59,12 @@ export async function futexLockAsync(
   throwIfAborted(signal);
   while (Atomics.exchange(w, i, FUTEX_CONTENDED) !== FUTEX_UNLOCKED) {
     const r = await waitAsync(w, i, FUTEX_CONTENDED, deadline, signal, 0);
-    throwIfAborted(signal);
+    if (signal?.aborted) {
+      // We may have been woken by an unlock just as the signal aborted: pass
+      // that wake-up on, or another parked waiter would sleep on a free lock.
+      if (r === 'ok') Atomics.notify(w, i, 1);
+      throw signal.reason;
+    }
     if (r === 'timed-out') return false;
   }
   return true;

@@ -32,6 +32,7 @@ export {
   shareTag,
   type Destination,
   type ShareSpec,
+  type ShareEntry,
 } from './share.js';
 export { Acquirable, type AcquireRelease, type Guard } from './guard.js';
 export { currentThreadToken, runAsThread, setThreadTokenSource } from './identity.js';

@@ -11,7 +11,7 @@
  *       revive: (data) => Lock.revive(data),
  *     });
  *
- * `encode(args)` walks arrays and plain objects and replaces every registered
+ * `encode(args)` walks arrays, plain objects, Maps and Sets and replaces every registered
  * instance with a marker `{ [MARK]: tag, module, data }`; everything else is
  * left for structured clone. On the other side `decode` imports each marker's
  * module (which registers the class there) and revives it.
@@ -146,6 +146,10 @@ export function encode(value: unknown, destination: Destination = 'thread', path
     return { [MARK]: tag, module: entry.module, data: entry.share(value, destination) };
   }
   if (Array.isArray(value)) return value.map((v, i) => encode(v, destination, `${path}[${i}]`));
+  if (value instanceof Map) {
+    return new Map([...value].map(([k, v]) => [k, encode(v, destination, `${path}.get(${String(k)})`)]));
+  }
+  if (value instanceof Set) return new Set([...value].map((v, i) => encode(v, destination, `${path}.values()[${i}]`)));
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value)) {
@@ -170,7 +174,8 @@ function collectModules(value: unknown, into: Map<string, string>): void {
     if (typeof bridge === 'string' && !(globalThis as any)[remoteReviverKey]) into.set(' bridge', bridge);
     return;
   }
-  if (Array.isArray(value)) for (const v of value) collectModules(v, into);
+  if (Array.isArray(value) || value instanceof Set) for (const v of value) collectModules(v, into);
+  else if (value instanceof Map) for (const v of value.values()) collectModules(v, into);
   else if (isPlainObject(value)) for (const v of Object.values(value)) collectModules(v, into);
 }
 
@@ -206,6 +211,8 @@ export function decodeSync(value: unknown): unknown {
     return entry.revive(value.data);
   }
   if (Array.isArray(value)) return value.map(decodeSync);
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, decodeSync(v)]));
+  if (value instanceof Set) return new Set([...value].map(decodeSync));
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value)) out[key] = decodeSync((value as any)[key]);
@@ -219,6 +226,9 @@ export async function decode(value: unknown): Promise<unknown> {
   await loadModulesFor(value);
   return decodeSync(value);
 }
+
+/** A registered class: its spec and the class itself. */
+export type ShareEntry = Entry;
 
 /** Look up a registered class entry by tag (used by @conc/process's bridge). */
 export function registeredEntry(tag: string): Entry | undefined {
@@ -258,6 +268,6 @@ export function findUncloneable(value: unknown, path: string): string | undefine
         if (found) return found;
       }
     }
-    return `${path}: ${(error as Error).message}`;
+    return `${path}: ${(error as Error).message.replace(/\.$/, '')}`;
   }
 }

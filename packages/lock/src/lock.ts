@@ -15,6 +15,11 @@
  *     may barge past a woken waiter.
  *   - A timed-out or aborted acquire holds nothing (it only ever leaves a
  *     stale 2 behind, which costs one spare notify).
+ *
+ * Abandonment (word [1]): when a process dies holding the lock, its broker
+ * (@conc/process) sets [1] = 1 and then releases the futex (releaseAbandoned).
+ * The next holder reads `abandoned === true`; its release() clears [1] before
+ * unlocking, so the flag always describes the current holding.
  */
 import {
   Acquirable,
@@ -52,7 +57,7 @@ export class Lock extends Acquirable {
 
   constructor() {
     super();
-    Object.defineProperty(this, 'words', { value: allocateWords(1) });
+    Object.defineProperty(this, 'words', { value: allocateWords(2) });
   }
 
   /** @internal Rebuild a Lock over memory shared from another thread. */
@@ -65,6 +70,21 @@ export class Lock extends Acquirable {
   /** True while some thread holds the lock. */
   get locked(): boolean {
     return Atomics.load(this.words, 0) !== FUTEX_UNLOCKED;
+  }
+
+  /**
+   * True if the current holding began by taking over from a holder that died
+   * holding the lock (a child process that exited or was killed; see
+   * @conc/process). Cleared by the next `release()`.
+   */
+  get abandoned(): boolean {
+    return Atomics.load(this.words, 1) !== 0;
+  }
+
+  /** @internal Release on behalf of a holder that died: the next holder sees `abandoned`. */
+  releaseAbandoned(): void {
+    Atomics.store(this.words, 1, 1);
+    futexUnlock(this.words, 0);
   }
 
   /** Take the lock if it is free, without waiting. */
@@ -104,6 +124,7 @@ export class Lock extends Acquirable {
    * lock is not held, as Python's `RuntimeError: release unlocked lock`.
    */
   release(): void {
+    if (Atomics.load(this.words, 1) !== 0) Atomics.store(this.words, 1, 0);
     if (futexUnlock(this.words, 0) === FUTEX_UNLOCKED) {
       throw new ConcRuntimeError('Lock.release: release of an unlocked lock');
     }

@@ -5,6 +5,9 @@
  *   [0] state: the same three-state futex as Lock (0 free, 1 held, 2 held+waiters)
  *   [1] owner: the holder's thread token (non-zero), 0 when free
  *   [2] count: how many times the owner has acquired without releasing
+ *   [3] abandoned: 1 if the current holding took over from an owner that died
+ *       (set by @conc/process's broker before it frees the lock, cleared when
+ *       the owner's count drops to 0)
  *
  * Algorithm:
  *   acquire: if owner == me, count++ (only the owner writes count while it
@@ -42,6 +45,7 @@ import type { SyncWaitOptions } from './lock.js';
 const STATE = 0;
 const OWNER = 1;
 const COUNT = 2;
+const ABANDONED = 3;
 
 /**
  * A re-entrant lock: the thread that holds it may acquire it again, and must
@@ -53,7 +57,7 @@ export class RLock extends Acquirable {
 
   constructor() {
     super();
-    Object.defineProperty(this, 'words', { value: allocateWords(3) });
+    Object.defineProperty(this, 'words', { value: allocateWords(4) });
   }
 
   /** @internal */
@@ -66,6 +70,29 @@ export class RLock extends Acquirable {
   /** True while some thread holds the lock. */
   get locked(): boolean {
     return Atomics.load(this.words, STATE) !== 0;
+  }
+
+  /**
+   * True if the current holding began by taking over from an owner that died
+   * holding the lock (a child process that exited or was killed; see
+   * @conc/process). Cleared when the owner releases it completely.
+   */
+  get abandoned(): boolean {
+    return Atomics.load(this.words, ABANDONED) !== 0;
+  }
+
+  /**
+   * @internal Free the lock on behalf of `token`, an owner that died: the
+   * next owner sees `abandoned`. Returns false if `token` does not own it.
+   */
+  releaseAbandoned(token: number): boolean {
+    const w = this.words;
+    if (Atomics.load(w, OWNER) !== token) return false;
+    Atomics.store(w, ABANDONED, 1);
+    Atomics.store(w, COUNT, 0);
+    Atomics.store(w, OWNER, 0);
+    futexUnlock(w, STATE);
+    return true;
   }
 
   /** True if the calling thread holds the lock (Python's `_is_owned`). */
@@ -139,6 +166,7 @@ export class RLock extends Acquirable {
     }
     if (Atomics.sub(w, COUNT, 1) > 1) return;
     Atomics.store(w, OWNER, 0);
+    if (Atomics.load(w, ABANDONED) !== 0) Atomics.store(w, ABANDONED, 0);
     futexUnlock(w, STATE);
   }
 

@@ -1,4 +1,7 @@
-import { Thread } from '@conc/thread';
+import { type ModuleTarget, Thread } from '@conc/thread';
+
+/** A function (any parameters) or module target. */
+export type AnyTarget = ((...args: any[]) => unknown) | ModuleTarget;
 
 export const targets = new URL('./fixtures/targets.mjs', import.meta.url);
 
@@ -8,7 +11,7 @@ export function fixture(name: string): { module: URL; export: string } {
 }
 
 /** Start a thread and return it. */
-export function spawn(target: ConstructorParameters<typeof Thread>[0]['target'], args: unknown[] = []): Thread {
+export function spawn(target: AnyTarget, args: unknown[] = []): Thread {
   return new Thread({ target, args }).start();
 }
 
@@ -19,7 +22,7 @@ export async function finish<R = unknown>(t: Thread, timeout = 20_000): Promise<
 }
 
 /** Run a target in a new thread to the end and return its result. */
-export function run<R = unknown>(target: ConstructorParameters<typeof Thread>[0]['target'], args: unknown[] = []): Promise<R> {
+export function run<R = unknown>(target: AnyTarget, args: unknown[] = []): Promise<R> {
   return finish<R>(spawn(target, args));
 }
 

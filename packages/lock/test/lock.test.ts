@@ -3,11 +3,6 @@ import { ConcRuntimeError, Lock, RLock } from '@conc/lock';
 import { Thread } from '@conc/thread';
 import { finish, fixture, run, sharedInts, spawn, until, within } from './helpers';
 
-/** The lock's shared word (internal: 0 free, 1 held, 2 held with waiters). */
-function state(lock: Lock): number {
-  return Atomics.load(lock.words, 0);
-}
-
 /** Release once, then prove nothing else was held: a second release throws. */
 function releaseOnlyHold(lock: Lock): void {
   lock.release();

@@ -136,10 +136,13 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
   private readonly args: A;
   private readonly directOutput: boolean;
   private worker: Worker | undefined;
+  private _threadId: number | undefined;
   private status: Int32Array | undefined;
   private port: MessagePort | undefined;
   private outcome: Outcome | undefined;
   private death: Error | undefined;
+  /** Settles on the Worker's 'exit' event, which carries why a thread died. */
+  private exited: Promise<void> | undefined;
   private _result: Awaited<R> | undefined;
 
   constructor(options: ThreadOptions<A, R>) {
@@ -167,9 +170,12 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     this._daemon = Boolean(value);
   }
 
-  /** The worker's threadId once started (Python's `ident`), else undefined. */
+  /**
+   * The worker's threadId once started (Python's `ident`), else undefined.
+   * Kept after the thread ends (a Worker's own threadId turns -1 on exit).
+   */
   get threadId(): number | undefined {
-    return this.worker?.threadId;
+    return this._threadId;
   }
 
   /** What the target returned (awaited if a promise); undefined until joined successfully. */
@@ -204,14 +210,18 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
       throw error;
     }
     this.worker = worker;
+    this._threadId = worker.threadId;
     this.status = status;
     this.port = port1;
     worker.on('error', (error) => {
       this.death ??= error;
     });
+    let onExit!: () => void;
+    this.exited = new Promise<void>((resolve) => (onExit = resolve));
     worker.on('exit', (code) => {
       this.death ??= new Error(`Thread ${this.name} exited with code ${code} before its target returned`);
       if (Atomics.compareExchange(status, 0, RUNNING, DIED) === RUNNING) Atomics.notify(status, 0);
+      onExit();
     });
     if (this._daemon) worker.unref();
     return this;
@@ -243,6 +253,14 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
       if (r === 'timed-out') return false;
     }
     const outcome = this.takeOutcome();
+    if (!outcome && this.exited) {
+      // Died without an outcome: the worker's own exit hook set DIED before the
+      // parent heard why. Wait for the 'exit' event (holding the loop open, the
+      // worker may be unref'd), so the rejection carries the error or exit code.
+      const keepAlive = setTimeout(() => {}, 2 ** 31 - 1);
+      await this.exited;
+      clearTimeout(keepAlive);
+    }
     if (outcome?.ok) this._result = (await decode(outcome.value)) as Awaited<R>;
     return this.settle(outcome);
   }

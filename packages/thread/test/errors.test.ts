@@ -83,15 +83,36 @@ describe('errors thrown by the target', () => {
     expect(e.message).toBe('notDefinedAnywhere is not defined');
   }, 15_000);
 
-  it('a target calling process.exit(3) makes join reject instead of hanging', async () => {
+  it('a target calling process.exit(3) makes join reject (not hang), saying it exited with code 3', async () => {
     const t = new Thread({
       target: () => {
         process.exit(3);
       },
+      name: 'exiter',
     }).start();
     const e = await rejectionOf(t.join({ timeout: 10_000 }));
-    expect(e.message).toMatch(/before its target returned/);
+    expect(e.message).toBe('Thread exiter exited with code 3 before its target returned');
     expect(t.isAlive()).toBe(false);
+  }, 15_000);
+
+  it('an uncaught error outside the target’s promise kills the thread: join rejects with that error', async () => {
+    const t = new Thread({
+      target: async () => {
+        setTimeout(() => {
+          throw new URIError('stray timer error');
+        }, 10);
+        await new Promise(() => {}); // never settles
+      },
+    }).start();
+    const e = await rejectionOf(t.join({ timeout: 10_000 }));
+    expect(e).toBeInstanceOf(URIError);
+    expect(e.message).toBe('stray timer error');
+    expect(t.isAlive()).toBe(false);
+  }, 15_000);
+
+  it('a target whose promise never settles, with nothing left to do, ends the thread: join rejects', async () => {
+    const t = new Thread({ target: () => new Promise(() => {}), name: 'stuck' }).start();
+    await expect(t.join({ timeout: 10_000 })).rejects.toThrow('Thread stuck exited with code 0 before its target returned');
   }, 15_000);
 
   it('process.exit in the target makes joinSync throw instead of hanging', () => {

@@ -78,6 +78,20 @@ describe('process lifetime', () => {
     expect(out).toMatchObject({ code: 0, signal: null });
     expect(lines(out.stdout)).toEqual(['main end', 'thread end']);
   }, 15_000);
+
+  it('awaiting join on a daemon thread that dies keeps the script alive until join rejects', async () => {
+    const out = await runScript(
+      'daemon-dies.mjs',
+      `import { Thread } from ${JSON.stringify(threadUrl)};
+       const t = new Thread({ target: () => process.exit(5), daemon: true, name: 'd' }).start();
+       try {
+         console.log('resolved', await t.join({ timeout: 5000 }));
+       } catch (e) {
+         console.log(e.message);
+       }`,
+    );
+    expect(out).toMatchObject({ code: 0, signal: null, stdout: 'Thread d exited with code 5 before its target returned\n' });
+  }, 15_000);
 });
 
 describe('thread output', () => {

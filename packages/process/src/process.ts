@@ -1,0 +1,242 @@
+/**
+ * Process: Python's `multiprocessing.Process` on child_process.fork.
+ *
+ * Lifecycle:
+ *   new -> start() -> running -> exited (exitCode set)
+ *   start() forks dist/child.cjs (a small bundled bootstrap) with stdio
+ *   inherited, so the child's lines reach the same stdout as the parent's,
+ *   in the order they were written. The boot message (target, encoded args,
+ *   name) goes over the fork IPC channel ('advanced' serialization, so args
+ *   are structured-cloned). The child reports only failure: it sends
+ *   { k: 'error', e: {name, message, stack} } and exits with code 1.
+ *   `join` waits for 'close' (exit seen and IPC channel closed, so an error
+ *   report sent before exit is never missed).
+ *
+ * Invariants:
+ *   - exitCode is null while running; afterwards the exit status, or minus
+ *     the signal number if a signal ended the child (Python's convention: -9
+ *     for SIGKILL).
+ *   - Primitives in args are turned into references to this process's
+ *     broker by core's encode(args, 'process') (see broker.ts); no
+ *     SharedArrayBuffer ever crosses (they cannot), anything else that
+ *     structured clone refuses is refused here, at start(), naming the
+ *     argument.
+ *   - Targets: a function travels as its source text (self-contained), or
+ *     `{ module, export }` is imported in the child (use it for anything that
+ *     needs its module's imports), exactly as for Thread.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { serialize } from 'node:v8';
+import {
+  ConcRuntimeError,
+  DataCloneError,
+  type WaitOptions,
+  checkWaitOptions,
+  deadlineOf,
+  encode,
+  findUncloneable,
+  remaining,
+  throwIfAborted,
+} from '@conc/core';
+import { type SerializedError, type Target, reviveError, targetSpec } from '@conc/thread';
+import { installProcessSharer } from './broker.js';
+
+export interface ProcessOptions<A extends unknown[] = any[]> {
+  /** What the child runs: a self-contained function, or `{ module, export }`. */
+  target: Target<A>;
+  /** Arguments for the target; conc primitives inside (nested too) arrive as proxies of their classes. */
+  args?: A;
+  /** Defaults to `Process-N`, as Python. */
+  name?: string;
+}
+
+/** What the child's bootstrap receives first over IPC. */
+export interface ChildBoot {
+  k: 'boot';
+  target: ReturnType<typeof targetSpec>;
+  args: unknown;
+  name: string;
+}
+
+let counter = 0;
+const childFile = fileURLToPath(new URL('./child.cjs', import.meta.url));
+
+installProcessSharer();
+
+/** Refuse what cannot cross a process boundary, naming the argument and why. */
+function checkCrossable(value: unknown, path: string, seen = new Set<object>()): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof SharedArrayBuffer) {
+    throw new DataCloneError(
+      `Process.start: ${path} is a SharedArrayBuffer; processes share no memory, so it cannot be sent to a child process (pass a conc primitive such as a Queue, or copy the data)`,
+    );
+  }
+  if (ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer) {
+    throw new DataCloneError(
+      `Process.start: ${path} is a ${value.constructor.name} over a SharedArrayBuffer; processes share no memory, so it cannot be sent to a child process (pass a conc primitive such as a Queue, or copy it with .slice())`,
+    );
+  }
+  if (Array.isArray(value)) value.forEach((v, i) => checkCrossable(v, `${path}[${i}]`, seen));
+  else if (value instanceof Map) for (const [k, v] of value) checkCrossable(v, `${path}.get(${String(k)})`, seen);
+  else if (value instanceof Set) for (const v of value) checkCrossable(v, `${path} (a Set member)`, seen);
+  else if (!ArrayBuffer.isView(value)) for (const k of Object.keys(value)) checkCrossable((value as any)[k], `${path}.${k}`, seen);
+}
+
+/**
+ * A process running a target in a forked Node.js child, as Python's
+ * `multiprocessing.Process`. conc primitives passed in `args` keep working
+ * in the child: they are served by this process (see the package README).
+ *
+ * @example
+ * const p = new Process({ target: { module: import.meta.url, export: 'task' }, args: ['1'] });
+ * p.start();
+ * await p.join();
+ * p.exitCode; // 0
+ */
+export class Process<A extends unknown[] = any[]> {
+  /** The process's name (not unique), passed to the child as `process.title`-free metadata. */
+  name: string;
+  private readonly spec: ReturnType<typeof targetSpec>;
+  private readonly args: A;
+  private child: ChildProcess | undefined;
+  private _exitCode: number | null = null;
+  private closed = false;
+  private error: SerializedError | undefined;
+  private spawnError: Error | undefined;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(options: ProcessOptions<A>) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('Process: expected options { target, args?, name? }');
+    }
+    this.spec = targetSpec(options.target, 'Process');
+    const args = options.args ?? ([] as unknown as A);
+    if (!Array.isArray(args)) throw new TypeError(`Process: args must be an array, got ${typeof args}`);
+    this.args = args;
+    counter += 1;
+    this.name = options.name ?? `Process-${counter}`;
+    if (typeof this.name !== 'string') throw new TypeError('Process: name must be a string');
+  }
+
+  /** The child's process id once started, else undefined. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /**
+   * null while the child runs (or before start); then its exit code, or the
+   * negative signal number if a signal ended it (-9 for SIGKILL, -15 for SIGTERM).
+   */
+  get exitCode(): number | null {
+    return this._exitCode;
+  }
+
+  /** Start the child. Throws if called twice, or if an argument cannot be sent to a process. */
+  start(): this {
+    if (this.child) {
+      throw new ConcRuntimeError(`Process.start: ${this.name} was already started (a process can only be started once)`);
+    }
+    checkCrossable(this.args, 'args');
+    const encoded = encode(this.args, 'process', 'args');
+    try {
+      serialize(encoded);
+    } catch (error) {
+      const where = findUncloneable(encoded, 'args') ?? (error as Error).message;
+      throw new DataCloneError(`Process.start: ${where}; only structured-clonable values and conc primitives can be sent to a child process`);
+    }
+    const boot: ChildBoot = { k: 'boot', target: this.spec, args: encoded, name: this.name };
+    const child = fork(childFile, [], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    this.child = child;
+    child.on('message', (m: any) => {
+      if (m && m.k === 'error') this.error = m.e;
+    });
+    child.on('error', (error) => {
+      this.spawnError ??= error;
+    });
+    child.on('exit', (code, signal) => {
+      this._exitCode = code ?? (signal ? -((constants.signals as Record<string, number>)[signal] ?? 1) : -1);
+    });
+    child.on('close', () => {
+      this.closed = true;
+      if (this._exitCode === null) this._exitCode = child.exitCode ?? -1;
+      for (const w of this.waiters) w();
+      this.waiters.clear();
+    });
+    child.send(boot, (error) => {
+      if (error) this.spawnError ??= error;
+    });
+    return this;
+  }
+
+  /** True from start() until the child has exited. */
+  isAlive(): boolean {
+    return this.child !== undefined && !this.closed && this._exitCode === null;
+  }
+
+  /**
+   * Wait until the child ends. Resolves `true` (then `exitCode` is set), or
+   * `false` on timeout. Rejects with the target's error (name, message and
+   * stack from the child, plus `exitCode`) if the target threw.
+   */
+  async join(options?: WaitOptions): Promise<boolean> {
+    checkWaitOptions(options, 'Process.join');
+    if (!this.child) throw new ConcRuntimeError(`Process.join: cannot join ${this.name} before it is started`);
+    const deadline = deadlineOf(options?.timeout);
+    const signal = options?.signal;
+    throwIfAborted(signal);
+    if (!this.closed) {
+      const ended = await new Promise<boolean>((resolve, reject) => {
+        let timer: NodeJS.Timeout | undefined;
+        const done = (value: boolean) => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          this.waiters.delete(onClose);
+          resolve(value);
+        };
+        const onClose = () => done(true);
+        const onAbort = () => {
+          done(false);
+          reject(signal!.reason);
+        };
+        this.waiters.add(onClose);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const left = remaining(deadline);
+        if (left !== Number.POSITIVE_INFINITY) timer = setTimeout(() => done(false), left);
+      });
+      throwIfAborted(signal);
+      if (!ended) return false;
+    }
+    if (this.error) {
+      const error = reviveError(this.error);
+      Object.defineProperty(error, 'exitCode', { value: this._exitCode, enumerable: true, configurable: true });
+      throw error;
+    }
+    if (this.spawnError && this._exitCode !== 0) throw this.spawnError;
+    return true;
+  }
+
+  private signalChild(method: string, sig: NodeJS.Signals): void {
+    if (!this.child) throw new ConcRuntimeError(`Process.${method}: ${this.name} was never started`);
+    if (!this.isAlive()) return;
+    this.child.kill(sig);
+  }
+
+  /** Ask the child to stop (SIGTERM), as Python's `terminate()`. Throws if never started. */
+  terminate(): void {
+    this.signalChild('terminate', 'SIGTERM');
+  }
+
+  /** Kill the child (SIGKILL), as Python's `kill()`. Throws if never started. */
+  kill(): void {
+    this.signalChild('kill', 'SIGKILL');
+  }
+
+  toString(): string {
+    const state = !this.child ? 'initial' : this.isAlive() ? 'started' : `stopped exitcode=${this._exitCode}`;
+    return `<Process name='${this.name}' ${state}>`;
+  }
+}

@@ -1,0 +1,64 @@
+import { connect } from 'node:net';
+import { deserialize, serialize } from 'node:v8';
+import { encode } from '@conc/core';
+import { Lock } from '@conc/lock';
+import { Process } from '@conc/process';
+import { describe, expect, it } from 'vitest';
+import { finish, targets } from './helpers.js';
+
+function frame(body: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(body.length);
+  return Buffer.concat([head, body]);
+}
+
+describe('broker', () => {
+  it('answers malformed and unknown requests with errors and keeps serving everyone else', async () => {
+    const lock = new Lock();
+    const marker = encode([lock], 'process') as any[];
+    const { socket, id } = marker[0].remote;
+    // The broker thread starts on the first share: retry until it listens.
+    let s = connect(socket);
+    for (let tries = 0; ; tries++) {
+      const ok = await new Promise((r) => s.once('connect', () => r(true)).once('error', () => r(false)));
+      if (ok) break;
+      if (tries > 200) throw new Error('the broker never listened');
+      await new Promise((r) => setTimeout(r, 25));
+      s = connect(socket);
+    }
+    const replies: any[] = [];
+    let buf = Buffer.alloc(0);
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32LE(0)) {
+        const len = buf.readUInt32LE(0);
+        replies.push(deserialize(buf.subarray(4, 4 + len)));
+        buf = buf.subarray(4 + len);
+      }
+    });
+    s.write(frame(Buffer.from('not v8 at all')));
+    s.write(frame(serialize({ k: 'launch-missiles', c: 1 })));
+    s.write(frame(serialize({ k: 'call', c: 2, t: 0, o: 999_999, m: 'acquire', a: [] })));
+    s.write(frame(serialize({ k: 'call', c: 3, t: 0, o: id, m: 'noSuchMethod', a: [] })));
+    s.write(frame(serialize({ k: 'call', c: 4, t: 0, o: id, m: 'tryAcquire', a: [] })));
+    const end = Date.now() + 5000;
+    while (replies.length < 5 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const byCall = new Map(replies.map((r) => [r.c, r]));
+    expect(byCall.get(-1).ok).toBe(false);
+    expect(byCall.get(1).e.message).toMatch(/unknown request kind/);
+    expect(byCall.get(2).e.message).toMatch(/no primitive with id/);
+    expect(byCall.get(3).e.message).toMatch(/has no method noSuchMethod/);
+    expect(byCall.get(4)).toEqual({ c: 4, ok: true, v: true });
+    // This connection took the lock; closing it gives the lock back, flagged.
+    s.destroy();
+    const t = Date.now();
+    while (lock.locked && Date.now() - t < 3000) await new Promise((r) => setTimeout(r, 20));
+    expect(lock.tryAcquire()).toBe(true);
+    expect(lock.abandoned).toBe(true);
+    lock.release();
+    // Others are still served.
+    const p = new Process({ target: { module: targets, export: 'incrementUnderLock' }, args: [lock, '/dev/null', 0] }).start();
+    await finish(p);
+    expect(p.exitCode).toBe(0);
+  }, 30_000);
+});

@@ -1,0 +1,110 @@
+import { Condition } from '@conc/condition';
+import { Event } from '@conc/event';
+import { Process } from '@conc/process';
+import { JoinableQueue, Queue } from '@conc/queue';
+import { Semaphore } from '@conc/semaphore';
+import { describe, expect, it } from 'vitest';
+import { finish, targets } from './helpers.js';
+
+const t = (e: string) => ({ module: targets, export: e });
+
+describe('Queue across processes', () => {
+  it('2 producer and 2 consumer processes: the multiset of items is exact', async () => {
+    const q = new Queue();
+    const results = new Queue();
+    const n = 5000;
+    const producers = [0, 1].map((i) => new Process({ target: t('produce'), args: [q, i * n, n] }).start());
+    const consumers = [
+      new Process({ target: t('consume'), args: [q, results] }).start(),
+      new Process({ target: t('consumeSync'), args: [q, results] }).start(),
+    ];
+    for (const p of producers) await finish(p);
+    await q.put(null);
+    await q.put(null);
+    for (const p of consumers) await finish(p);
+    const got = [...((await results.get({ timeout: 5000 })) as number[]), ...((await results.get({ timeout: 5000 })) as number[])];
+    expect(got.length).toBe(2 * n);
+    expect(got.sort((a, b) => a - b)).toEqual(Array.from({ length: 2 * n }, (_, i) => i));
+    expect(q.qsize()).toBe(0);
+  }, 60_000);
+
+  it('a parent busy in a CPU loop does not stall two children exchanging 10 000 items through its queues', async () => {
+    const a = new Queue();
+    const b = new Queue();
+    const n = 10_000;
+    const producer = new Process({ target: t('produce'), args: [a, 0, n] }).start();
+    const relay = new Process({ target: t('relay'), args: [a, b, n] }).start();
+    // Busy for 2 s without yielding: the broker thread serves the children meanwhile.
+    const end = Date.now() + 2000;
+    let spins = 0;
+    while (Date.now() < end) spins++;
+    expect(spins).toBeGreaterThan(0);
+    // This thread never yielded: items in b prove the broker thread served both children meanwhile.
+    expect(b.qsize()).toBeGreaterThan(0);
+    await finish(producer);
+    await finish(relay);
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += (await b.get({ timeout: 5000 })) as number;
+    expect(sum).toBe((n * (n - 1)) / 2 + n);
+  }, 60_000);
+
+  it('JoinableQueue: taskDone from a child lets the parent join', async () => {
+    const q = new JoinableQueue();
+    for (let i = 0; i < 10; i++) q.putNowait(i);
+    const p = new Process({
+      target: async (q: JoinableQueue) => {
+        for (let i = 0; i < 10; i++) {
+          await q.get();
+          q.taskDone();
+        }
+      },
+      args: [q],
+    }).start();
+    expect(await q.join({ timeout: 20_000 })).toBe(true);
+    await finish(p);
+  }, 30_000);
+});
+
+describe('Event, Semaphore, Condition across processes', () => {
+  it('an Event set in the parent wakes waiters in two children', async () => {
+    const ev = new Event();
+    const log = new Queue();
+    const ps = ['a', 'b'].map((name) => new Process({ target: t('waitEvent'), args: [ev, log, name] }).start());
+    const seen = [await log.get({ timeout: 20_000 }), await log.get({ timeout: 20_000 })];
+    expect(seen.sort()).toEqual(['a waiting', 'b waiting']);
+    await new Promise((r) => setTimeout(r, 200));
+    ev.set();
+    const woke = [await log.get({ timeout: 10_000 }), await log.get({ timeout: 10_000 })];
+    expect(woke.sort()).toEqual(['a woke true', 'b woke true']);
+    for (const p of ps) await finish(p);
+  }, 30_000);
+
+  it('instanceof holds, Sync methods work in the child, a dead child gives back its permits', async () => {
+    const sem = new Semaphore(2);
+    const cond = new Condition();
+    const p = new Process({
+      target: (sem: any, cond: any) => {
+        const { Semaphore } = require('@conc/semaphore');
+        const { Condition } = require('@conc/condition');
+        const { RLock } = require('@conc/lock');
+        if (!(sem instanceof Semaphore) || !(cond instanceof Condition) || !(cond.lock instanceof RLock)) {
+          throw new Error('instanceof failed');
+        }
+        if (!sem.acquireSync({ timeout: 1000 })) throw new Error('no permit');
+        cond.acquireSync();
+        cond.notifyAll();
+        const ok = cond.waitSync({ timeout: 50 });
+        cond.release();
+        if (ok !== false) throw new Error('waitSync should time out');
+        process.kill(process.pid, 'SIGKILL'); // dies holding one permit
+      },
+      args: [sem, cond],
+    }).start();
+    await finish(p);
+    expect(p.exitCode).toBe(-9);
+    const end = Date.now() + 3000;
+    while (sem.value !== 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(sem.value).toBe(2);
+    expect(cond.lock.locked).toBe(false);
+  }, 30_000);
+});
