@@ -91,7 +91,13 @@ export function registerShareable<T extends object>(cls: Ctor<T>, spec: ShareSpe
     configurable: true,
     value(this: Function, value: unknown): boolean {
       if (this !== cls) return Function.prototype[Symbol.hasInstance].call(this, value);
-      return typeof value === 'object' && value !== null && (value as any)[BRAND] === spec.tag;
+      // Walk the prototype chain for the brand, so an instance of a subclass
+      // (JoinableQueue of Queue) from either build of the package matches too.
+      if (typeof value !== 'object' || value === null) return false;
+      for (let p = Object.getPrototypeOf(value); p !== null; p = Object.getPrototypeOf(p)) {
+        if (Object.hasOwn(p, BRAND) && p[BRAND] === spec.tag) return true;
+      }
+      return false;
     },
   });
   if (!registry.has(spec.tag)) registry.set(spec.tag, { ...(spec as Entry), cls });

@@ -303,6 +303,21 @@ describe('Lock across threads', () => {
     releaseOnlyHold(lock);
   }, 15_000);
 
+  it('primitives inside a Map and a Set in args arrive as their classes, over the same memory', async () => {
+    const lock = new Lock();
+    const rlock = new RLock();
+    const target = (m: Map<string, Lock>, s: Set<RLock>) => {
+      const l = m.get('lock') as Lock;
+      const [r] = [...s];
+      const took = l.tryAcquire();
+      return [l.constructor.name, r.constructor.name, took, typeof r.isOwned];
+    };
+    const result = await run(target, [new Map([['lock', lock]]), new Set([rlock])]);
+    expect(result).toEqual(['Lock', 'RLock', true, 'function']);
+    expect(lock.locked).toBe(true);
+    lock.release();
+  }, 15_000);
+
   it('a function target also receives revived primitives (instanceof by brand)', async () => {
     const lock = new Lock();
     const result = await run(

@@ -54,11 +54,15 @@ if (boot.directOutput) {
 process.on('exit', () => finish(DIED));
 
 const sourceRequire = createRequire(`${process.cwd()}/`);
+const keepName = <T extends object>(fn: T, name: string): T =>
+  Object.defineProperty(fn, 'name', { value: name, configurable: true });
 
 async function resolveTarget(target: TargetSpec): Promise<(...args: unknown[]) => unknown> {
   if (target.kind === 'source') {
     // eslint-disable-next-line no-new-func
-    return new Function('require', `return (${target.source});`)(sourceRequire);
+    // `__name` is the helper esbuild (tsx, tsup with keepNames) puts inside
+    // compiled functions; give the rebuilt source one so such targets run.
+    return new Function('require', '__name', `return (${target.source});`)(sourceRequire, keepName);
   }
   const mod = (await loadModule(target.url)) as Record<string, unknown>;
   const fn =

@@ -292,4 +292,12 @@ describe('parallelism', () => {
     // and all of it took far less than two sleeps back to back plus start-up
     expect(elapsed).toBeLessThan(1_500);
   }, 15_000);
+
+  it('a function target compiled by esbuild with keepNames (it calls __name) still runs', async () => {
+    // What tsx and tsup (keepNames) emit for a function with a nested arrow.
+    const target = new Function('n', 'const inner = __name(() => n * 2, "inner"); return `${inner.name}:${inner()}`;');
+    const t = new Thread({ target: target as (n: number) => string, args: [21] }).start();
+    expect(await t.join({ timeout: 10_000 })).toBe(true);
+    expect(t.result).toBe('inner:42');
+  }, 15_000);
 });

@@ -1,0 +1,682 @@
+/**
+ * How an item becomes a record in the queue's byte ring, and back.
+ *
+ * A record starts on a 4-byte boundary with one Int32 header word; its low 4
+ * bits are the kind. The ring's capacity is a multiple of 4, so a header (or
+ * any payload word) never straddles the ring's end; a byte payload may, and
+ * is then written and read in two pieces (the end of the ring, then its start).
+ *
+ *   kind         header                 payload                    for
+ *   SMI          value << 4             none                       integers in [-2^27, 2^27)
+ *   UNDEFINED..  kind                   none                       undefined, null, false, true
+ *   INT32        kind                   1 word                     other int32
+ *   FLOAT64      kind                   2 words                    other numbers, -0, NaN
+ *   ASCII        len << 4 | kind        len bytes                  strings of chars < 128
+ *   UTF16        len << 4 | kind        len bytes (2 per unit)     other strings, lone surrogates kept
+ *   FLAT         len << 4 | kind        len bytes, see below       flat plain objects / arrays of primitives
+ *   V8           len << 4 | kind        node:v8 serialize bytes    everything else
+ *
+ * A record takes 4 + len rounded up to 4 bytes; len < 2^28.
+ *
+ * FLAT is the fast path for small structured items such as `{ id, name }` or
+ * `[i, 'x']`: node:v8's serializer costs ~8 us per such object round trip,
+ * this ~0.2 us. It covers exactly the values where it cannot differ from a
+ * structured clone: a plain object (prototype Object.prototype or null, no
+ * `__proto__` key, not a Proxy) or an array without holes or extra properties,
+ * of at most 32 entries, whose values are all primitives other than symbols
+ * and bigints, strings of at most 1024 chars. Anything else goes to node:v8
+ * (nested objects share references and may be cyclic: v8 keeps that).
+ *
+ *   FLAT bytes:  OBJ n (key value){n}  |  ARR n value{n}
+ *   value:       UNDEF | NULL | FALSE | TRUE | I32 b0 b1 b2 b3 | F64 8 bytes
+ *                | STR8 len16 bytes | STR16 len16 units (2 bytes, little-endian)
+ *   key:         STR8 or STR16
+ */
+import v8 from 'node:v8';
+import { types } from 'node:util';
+import { DataCloneError, shareTag } from '@conc/core';
+
+export const K_SMI = 0;
+export const K_UNDEFINED = 1;
+export const K_NULL = 2;
+export const K_FALSE = 3;
+export const K_TRUE = 4;
+export const K_INT32 = 5;
+export const K_FLOAT64 = 6;
+export const K_ASCII = 7;
+export const K_UTF16 = 8;
+export const K_FLAT = 9;
+export const K_V8 = 10;
+
+/** The largest payload a header can describe. */
+export const MAX_PAYLOAD = 2 ** 28 - 1;
+
+/** The views of a queue's ring (bytes after the header words). */
+export interface Ring {
+  i32: Int32Array;
+  u8: Uint8Array;
+  buf: Buffer;
+  /** bytes, a multiple of 4 */
+  cap: number;
+}
+
+/** An encoded item, ready to be written into a ring. */
+export interface Rec {
+  kind: number;
+  header: number;
+  w1: number;
+  w2: number;
+  str: string;
+  bytes: Uint8Array | null;
+  /** payload bytes (ASCII / UTF16 / FLAT / V8) */
+  payload: number;
+  /** bytes the record takes in the ring */
+  size: number;
+}
+
+function newRec(): Rec {
+  return { kind: 0, header: 0, w1: 0, w2: 0, str: '', bytes: null, payload: 0, size: 4 };
+}
+
+/**
+ * The record every put encodes into first. A put that has to wait takes a
+ * {@link snapshot} (other puts of the same thread may reuse this one meanwhile).
+ */
+export const scratchRec: Rec = newRec();
+
+// Scratch memory for FLAT encoding, float conversions and split FLAT records.
+let flatOut = new Uint8Array(1024); // 4-byte aligned: copied into the ring by words
+let flatOut32 = new Int32Array(flatOut.buffer);
+let flatIn = new Uint8Array(1024);
+const f64 = new Float64Array(1);
+const f64i = new Int32Array(f64.buffer);
+const f64u = new Uint8Array(f64.buffer);
+
+/** A copy of `rec` that owns its bytes. */
+export function snapshot(rec: Rec): Rec {
+  const copy = { ...rec };
+  if (rec.bytes === flatOut) copy.bytes = flatOut.slice(0, rec.payload);
+  return copy;
+}
+
+const SMI_MIN = -(2 ** 27);
+const SMI_MAX = 2 ** 27;
+const SHORT = 32;
+const FLAT_MAX_ENTRIES = 32;
+const FLAT_MAX_CHARS = 1024;
+
+function payloadRec(rec: Rec, kind: number, payload: number): void {
+  rec.kind = kind;
+  rec.payload = payload;
+  rec.header = ((payload << 4) | kind) | 0;
+  rec.size = 4 + ((payload + 3) & ~3);
+}
+
+function isAscii(s: string): boolean {
+  const n = s.length;
+  if (n <= SHORT) {
+    for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 127) return false;
+    return true;
+  }
+  return Buffer.byteLength(s, 'utf8') === n;
+}
+
+/**
+ * Encode `value` into `rec`. Throws {@link DataCloneError} (naming the part
+ * that cannot be cloned) for functions, symbols and other uncloneable values.
+ */
+export function encodeItem(value: unknown, rec: Rec, who: string): Rec {
+  rec.bytes = null;
+  rec.str = '';
+  switch (typeof value) {
+    case 'number':
+      if ((value | 0) === value && (value !== 0 || 1 / value > 0)) {
+        if (value >= SMI_MIN && value < SMI_MAX) {
+          rec.kind = K_SMI;
+          rec.header = (value << 4) | K_SMI;
+          rec.size = 4;
+        } else {
+          rec.kind = K_INT32;
+          rec.header = K_INT32;
+          rec.w1 = value;
+          rec.size = 8;
+        }
+      } else {
+        rec.kind = K_FLOAT64;
+        rec.header = K_FLOAT64;
+        f64[0] = value;
+        rec.w1 = f64i[0];
+        rec.w2 = f64i[1];
+        rec.size = 12;
+      }
+      return rec;
+    case 'string':
+      rec.str = value;
+      if (isAscii(value)) payloadRec(rec, K_ASCII, value.length);
+      else payloadRec(rec, K_UTF16, 2 * value.length);
+      return rec;
+    case 'boolean':
+      rec.kind = rec.header = value ? K_TRUE : K_FALSE;
+      rec.size = 4;
+      return rec;
+    case 'undefined':
+      rec.kind = rec.header = K_UNDEFINED;
+      rec.size = 4;
+      return rec;
+    case 'object':
+      if (value === null) {
+        rec.kind = rec.header = K_NULL;
+        rec.size = 4;
+        return rec;
+      }
+      {
+        const n = encodeFlat(value);
+        if (n > 0) {
+          rec.bytes = flatOut;
+          payloadRec(rec, K_FLAT, n);
+          return rec;
+        }
+      }
+      break;
+    case 'function':
+    case 'symbol':
+      throw uncloneable(value, who);
+    default:
+      break; // bigint
+  }
+  // A conc primitive (Lock, Queue, ...) would serialize as an empty object:
+  // its state is shared memory, which only Thread / Process args can carry.
+  const primitive = findPrimitive(value, 'item', 0, null);
+  if (primitive) {
+    throw new DataCloneError(
+      `${who}: ${primitive} cannot be put in a queue (its shared memory cannot be copied); pass it to the thread in args; nothing was enqueued`,
+    );
+  }
+  let bytes: Buffer;
+  try {
+    bytes = v8.serialize(value);
+  } catch (error) {
+    throw uncloneable(value, who, error as Error);
+  }
+  rec.bytes = bytes;
+  payloadRec(rec, K_V8, bytes.length);
+  return rec;
+}
+
+// ---- FLAT encoding ----------------------------------------------------------
+
+const F_OBJ = 1;
+const F_ARR = 2;
+const V_UNDEF = 0;
+const V_NULL = 1;
+const V_FALSE = 2;
+const V_TRUE = 3;
+const V_I32 = 4;
+const V_F64 = 5;
+const V_STR8 = 6;
+const V_STR16 = 7;
+
+let wp = 0; // write position in flatOut
+
+function ensure(extra: number): void {
+  if (wp + extra > flatOut.length) {
+    const bigger = new Uint8Array((Math.max(flatOut.length * 2, wp + extra) + 3) & ~3);
+    bigger.set(flatOut.subarray(0, wp));
+    flatOut = bigger;
+    flatOut32 = new Int32Array(bigger.buffer);
+  }
+}
+
+function putString(s: string): boolean {
+  const n = s.length;
+  if (n > FLAT_MAX_CHARS) return false;
+  ensure(3 + 2 * n);
+  const o = flatOut;
+  const p = wp + 3;
+  o[wp + 1] = n & 255;
+  o[wp + 2] = n >> 8;
+  // One pass for ASCII (the common case); on the first wider char, start over.
+  let i = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127) break;
+    o[p + i] = c;
+  }
+  if (i === n) {
+    o[wp] = V_STR8;
+    wp = p + n;
+    return true;
+  }
+  o[wp] = V_STR16;
+  let q = p;
+  for (i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    o[q++] = c & 255;
+    o[q++] = c >> 8;
+  }
+  wp = q;
+  return true;
+}
+
+function putValue(v: unknown): boolean {
+  switch (typeof v) {
+    case 'number': {
+      ensure(9);
+      const o = flatOut;
+      if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+        o[wp] = V_I32;
+        o[wp + 1] = v;
+        o[wp + 2] = v >> 8;
+        o[wp + 3] = v >> 16;
+        o[wp + 4] = v >> 24;
+        wp += 5;
+      } else {
+        o[wp] = V_F64;
+        f64[0] = v;
+        for (let i = 0; i < 8; i++) o[wp + 1 + i] = f64u[i];
+        wp += 9;
+      }
+      return true;
+    }
+    case 'string':
+      return putString(v);
+    case 'boolean':
+      ensure(1);
+      flatOut[wp++] = v ? V_TRUE : V_FALSE;
+      return true;
+    case 'undefined':
+      ensure(1);
+      flatOut[wp++] = V_UNDEF;
+      return true;
+    case 'object':
+      if (v !== null) return false;
+      ensure(1);
+      flatOut[wp++] = V_NULL;
+      return true;
+    default:
+      return false; // functions, symbols (v8 reports them), bigints
+  }
+}
+
+/** Encode a flat object or array into flatOut; its length, or 0 if it is not FLAT. */
+function encodeFlat(value: object): number {
+  if (Array.isArray(value)) {
+    const n = value.length;
+    if (n > FLAT_MAX_ENTRIES || types.isProxy(value) || Object.keys(value).length !== n) return 0;
+    wp = 0;
+    ensure(2);
+    flatOut[0] = F_ARR;
+    flatOut[1] = n;
+    wp = 2;
+    for (let i = 0; i < n; i++) if (!putValue(value[i])) return 0;
+    return wp;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if ((proto !== Object.prototype && proto !== null) || types.isProxy(value)) return 0;
+  const keys = Object.keys(value);
+  const n = keys.length;
+  if (n > FLAT_MAX_ENTRIES) return 0;
+  wp = 0;
+  ensure(2);
+  flatOut[0] = F_OBJ;
+  flatOut[1] = n;
+  wp = 2;
+  for (let i = 0; i < n; i++) {
+    const k = keys[i];
+    if (k === '__proto__' || !putString(k) || !putValue((value as Record<string, unknown>)[k])) return 0;
+  }
+  return wp;
+}
+
+// ---- writing a record into the ring -----------------------------------------
+
+/** Write `rec` at byte offset `off` (a multiple of 4 below r.cap); the caller checked the room. */
+export function writeRecord(r: Ring, off: number, rec: Rec): void {
+  const i32 = r.i32;
+  const cap = r.cap;
+  i32[off >> 2] = rec.header;
+  const kind = rec.kind;
+  if (kind <= K_TRUE) return;
+  let p = off + 4;
+  if (p === cap) p = 0;
+  if (kind === K_INT32) {
+    i32[p >> 2] = rec.w1;
+  } else if (kind === K_FLOAT64) {
+    i32[p >> 2] = rec.w1;
+    p += 4;
+    if (p === cap) p = 0;
+    i32[p >> 2] = rec.w2;
+  } else if (kind === K_ASCII) {
+    writeAscii(r, p, rec.str);
+  } else if (kind === K_UTF16) {
+    writeUtf16(r, p, rec.str);
+  } else if (rec.bytes === flatOut) {
+    writeWords(r, p, flatOut32, rec.payload);
+  } else {
+    writeBytes(r, p, rec.bytes!, rec.payload);
+  }
+}
+
+/** Copy the first `n` bytes of `src` word by word (FLAT records: small, aligned). */
+function writeWords(r: Ring, p: number, src: Int32Array, n: number): void {
+  const i32 = r.i32;
+  const end = r.cap >> 2;
+  let q = p >> 2;
+  const words = (n + 3) >> 2;
+  for (let k = 0; k < words; k++) {
+    i32[q] = src[k];
+    if (++q === end) q = 0;
+  }
+}
+
+function writeAscii(r: Ring, p: number, s: string): void {
+  const n = s.length;
+  const cap = r.cap;
+  if (n <= SHORT) {
+    const u8 = r.u8;
+    for (let i = 0; i < n; i++) {
+      u8[p] = s.charCodeAt(i);
+      if (++p === cap) p = 0;
+    }
+    return;
+  }
+  const first = Math.min(n, cap - p);
+  r.buf.write(s, p, first, 'latin1');
+  if (first < n) r.buf.write(s.slice(first), 0, n - first, 'latin1');
+}
+
+function writeUtf16(r: Ring, p: number, s: string): void {
+  const n = s.length;
+  const cap = r.cap;
+  if (n <= SHORT) {
+    const u8 = r.u8;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      u8[p] = c & 255;
+      u8[p + 1] = c >> 8; // p is even and cap a multiple of 4: p + 1 < cap
+      p += 2;
+      if (p === cap) p = 0;
+    }
+    return;
+  }
+  const bytes = 2 * n;
+  const first = Math.min(bytes, cap - p); // even
+  r.buf.write(s, p, first, 'utf16le');
+  if (first < bytes) r.buf.write(s.slice(first >> 1), 0, bytes - first, 'utf16le');
+}
+
+function writeBytes(r: Ring, p: number, src: Uint8Array, n: number): void {
+  const u8 = r.u8;
+  const first = Math.min(n, r.cap - p);
+  u8.set(first === src.length ? src : src.subarray(0, first), p);
+  if (first < n) u8.set(src.subarray(first, n), 0);
+}
+
+// ---- reading a record from the ring -----------------------------------------
+
+/** What {@link readRecord} returns for a V8 record: call {@link takeV8} after unlocking. */
+export const V8_PENDING: unique symbol = Symbol('conc.queue.v8');
+
+/** Set by {@link readRecord}: the record's size in the ring, and a V8 payload copy. */
+export const readOut: { size: number; bytes: Uint8Array | null } = { size: 4, bytes: null };
+
+/** Deserialize the V8 payload copied by the last {@link readRecord}. */
+export function takeV8(): unknown {
+  const bytes = readOut.bytes!;
+  readOut.bytes = null;
+  return v8.deserialize(bytes);
+}
+
+/** Read the record at byte offset `off`; its size goes to readOut.size. */
+export function readRecord(r: Ring, off: number): unknown {
+  const i32 = r.i32;
+  const cap = r.cap;
+  const h = i32[off >> 2];
+  const kind = h & 15;
+  if (kind === K_SMI) {
+    readOut.size = 4;
+    return h >> 4;
+  }
+  if (kind <= K_TRUE) {
+    readOut.size = 4;
+    return kind === K_UNDEFINED ? undefined : kind === K_NULL ? null : kind === K_TRUE;
+  }
+  let p = off + 4;
+  if (p === cap) p = 0;
+  if (kind === K_INT32) {
+    readOut.size = 8;
+    return i32[p >> 2];
+  }
+  if (kind === K_FLOAT64) {
+    readOut.size = 12;
+    f64i[0] = i32[p >> 2];
+    p += 4;
+    if (p === cap) p = 0;
+    f64i[1] = i32[p >> 2];
+    return f64[0];
+  }
+  const n = h >>> 4;
+  readOut.size = 4 + ((n + 3) & ~3);
+  const first = Math.min(n, cap - p);
+  switch (kind) {
+    case K_ASCII:
+      if (n <= SHORT) {
+        return first === n ? ascii(r.u8, p, n) : ascii(r.u8, p, first) + ascii(r.u8, 0, n - first);
+      }
+      return first === n
+        ? r.buf.toString('latin1', p, p + n)
+        : r.buf.toString('latin1', p, cap) + r.buf.toString('latin1', 0, n - first);
+    case K_UTF16:
+      return first === n
+        ? r.buf.toString('utf16le', p, p + n)
+        : r.buf.toString('utf16le', p, cap) + r.buf.toString('utf16le', 0, n - first);
+    case K_FLAT:
+      if (first === n) return decodeFlat(r.u8, p);
+      if (flatIn.length < n) flatIn = new Uint8Array(Math.max(n, 2 * flatIn.length));
+      copyOut(r, p, n, flatIn);
+      return decodeFlat(flatIn, 0);
+    case K_V8: {
+      // Copy out: node:v8 makes typed arrays that view its input buffer.
+      const bytes = new Uint8Array(n);
+      copyOut(r, p, n, bytes);
+      readOut.bytes = bytes;
+      return V8_PENDING;
+    }
+    default:
+      throw new Error(`conc queue: corrupt record kind ${kind} at ${off}`);
+  }
+}
+
+function copyOut(r: Ring, p: number, n: number, into: Uint8Array): void {
+  const first = Math.min(n, r.cap - p);
+  into.set(r.u8.subarray(p, p + first), 0);
+  if (first < n) into.set(r.u8.subarray(0, n - first), first);
+}
+
+const fromCharCode = String.fromCharCode;
+
+/** A short ASCII string from bytes (faster than a native slice below ~32 chars). */
+function ascii(u: Uint8Array, p: number, n: number): string {
+  let s = '';
+  while (n > 8) {
+    s += fromCharCode(u[p], u[p + 1], u[p + 2], u[p + 3], u[p + 4], u[p + 5], u[p + 6], u[p + 7]);
+    p += 8;
+    n -= 8;
+  }
+  switch (n) {
+    case 0:
+      return s;
+    case 1:
+      return s + fromCharCode(u[p]);
+    case 2:
+      return s + fromCharCode(u[p], u[p + 1]);
+    case 3:
+      return s + fromCharCode(u[p], u[p + 1], u[p + 2]);
+    case 4:
+      return s + fromCharCode(u[p], u[p + 1], u[p + 2], u[p + 3]);
+    case 5:
+      return s + fromCharCode(u[p], u[p + 1], u[p + 2], u[p + 3], u[p + 4]);
+    case 6:
+      return s + fromCharCode(u[p], u[p + 1], u[p + 2], u[p + 3], u[p + 4], u[p + 5]);
+    case 7:
+      return s + fromCharCode(u[p], u[p + 1], u[p + 2], u[p + 3], u[p + 4], u[p + 5], u[p + 6]);
+    default:
+      return s + fromCharCode(u[p], u[p + 1], u[p + 2], u[p + 3], u[p + 4], u[p + 5], u[p + 6], u[p + 7]);
+  }
+}
+
+// ---- FLAT decoding ----------------------------------------------------------
+
+let rp = 0; // read position
+
+// Keys seen at each position of the last objects: reused when the bytes match,
+// so decoding `{ id, name }` over and over allocates no key strings.
+const keyCache: string[] = [];
+
+function readString(u: Uint8Array): string {
+  const tag = u[rp];
+  const n = u[rp + 1] | (u[rp + 2] << 8);
+  const p = rp + 3;
+  if (tag === V_STR8) {
+    rp = p + n;
+    return ascii(u, p, n);
+  }
+  let s = '';
+  for (let i = 0; i < n; i++) s += fromCharCode(u[p + 2 * i] | (u[p + 2 * i + 1] << 8));
+  rp = p + 2 * n;
+  return s;
+}
+
+function readKey(u: Uint8Array, slot: number): string {
+  const cached = keyCache[slot];
+  if (cached !== undefined && u[rp] === V_STR8) {
+    const n = u[rp + 1] | (u[rp + 2] << 8);
+    if (n === cached.length) {
+      const p = rp + 3;
+      let i = 0;
+      while (i < n && u[p + i] === cached.charCodeAt(i)) i++;
+      if (i === n) {
+        rp = p + n;
+        return cached;
+      }
+    }
+  }
+  const k = readString(u);
+  keyCache[slot] = k;
+  return k;
+}
+
+function readValue(u: Uint8Array): unknown {
+  const tag = u[rp];
+  switch (tag) {
+    case V_UNDEF:
+      rp += 1;
+      return undefined;
+    case V_NULL:
+      rp += 1;
+      return null;
+    case V_FALSE:
+      rp += 1;
+      return false;
+    case V_TRUE:
+      rp += 1;
+      return true;
+    case V_I32: {
+      const p = rp;
+      rp += 5;
+      return u[p + 1] | (u[p + 2] << 8) | (u[p + 3] << 16) | (u[p + 4] << 24);
+    }
+    case V_F64:
+      for (let i = 0; i < 8; i++) f64u[i] = u[rp + 1 + i];
+      rp += 9;
+      return f64[0];
+    default:
+      return readString(u);
+  }
+}
+
+function decodeFlat(u: Uint8Array, p: number): unknown {
+  const n = u[p + 1];
+  rp = p + 2;
+  if (u[p] === F_ARR) {
+    const a: unknown[] = [];
+    for (let i = 0; i < n; i++) a.push(readValue(u));
+    return a;
+  }
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    const k = readKey(u, i);
+    o[k] = readValue(u);
+  }
+  return o;
+}
+
+// ---- errors -----------------------------------------------------------------
+
+function describe(value: unknown): string | undefined {
+  if (typeof value === 'function') {
+    return `is a function (${value.name || 'anonymous'}); functions cannot be put in a queue`;
+  }
+  if (typeof value === 'symbol') return `is a symbol (${String(value)}); symbols cannot be put in a queue`;
+  return undefined;
+}
+
+/** The path and reason of the first part of `value` node:v8 refuses to serialize. */
+function findBad(value: unknown, path: string, seen: Set<object>): string | undefined {
+  const direct = describe(value);
+  if (direct) return `${path} ${direct}`;
+  if (typeof value !== 'object' || value === null || seen.has(value)) return undefined;
+  seen.add(value);
+  try {
+    v8.serialize(value);
+    return undefined;
+  } catch (error) {
+    let children: [string, unknown][] = [];
+    if (Array.isArray(value)) children = value.map((v, i) => [`${path}[${i}]`, v]);
+    else if (value instanceof Map) {
+      for (const [k, v] of value) children.push([`${path} (a Map key)`, k], [`${path}.get(${String(k)})`, v]);
+    } else if (value instanceof Set) {
+      for (const v of value) children.push([`${path} (a Set entry)`, v]);
+    } else if (!types.isProxy(value)) {
+      children = Object.keys(value).map((k) => [`${path}.${k}`, (value as Record<string, unknown>)[k]]);
+    }
+    for (const [p, v] of children) {
+      const found = findBad(v, p, seen);
+      if (found) return found;
+    }
+    return `${path} cannot be cloned (${(error as Error).message})`;
+  }
+}
+
+/** The path of a conc primitive inside arrays, plain objects, Maps and Sets, if any. */
+function findPrimitive(value: unknown, path: string, depth: number, seen: Set<object> | null): string | undefined {
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return undefined;
+  const tag = shareTag(value);
+  if (tag !== undefined) return `${path} is a conc ${tag.replace(/^conc\./, '')}, which`;
+  if (depth > 0) {
+    if (seen === null) seen = new Set();
+    if (seen.has(value) || depth > 100) return undefined;
+    seen.add(value);
+  }
+  let found: string | undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length && !found; i++) found = findPrimitive(value[i], `${path}[${i}]`, depth + 1, seen);
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) {
+      found = findPrimitive(k, `${path} (a Map key)`, depth + 1, seen) ?? findPrimitive(v, `${path}.get(${String(k)})`, depth + 1, seen);
+      if (found) break;
+    }
+  } else if (value instanceof Set) {
+    for (const v of value) if ((found = findPrimitive(v, `${path} (a Set entry)`, depth + 1, seen))) break;
+  } else if (!types.isProxy(value)) {
+    for (const k of Object.keys(value)) {
+      if ((found = findPrimitive((value as Record<string, unknown>)[k], `${path}.${k}`, depth + 1, seen))) break;
+    }
+  }
+  return found;
+}
+
+function uncloneable(value: unknown, who: string, cause?: Error): DataCloneError {
+  const where = findBad(value, 'item', new Set()) ?? `item cannot be cloned (${cause?.message ?? 'unknown reason'})`;
+  return new DataCloneError(`${who}: ${where}; nothing was enqueued`);
+}

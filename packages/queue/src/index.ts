@@ -1,0 +1,9 @@
+export {
+  JoinableQueue,
+  Queue,
+  type QueueOptions,
+  type ShutdownOptions,
+  type SyncWaitOptions,
+} from './queue.js';
+export { QueueEmpty, QueueFull, QueueShutDown } from './errors.js';
+export { ConcRuntimeError, DataCloneError, type WaitOptions } from '@conc/core';

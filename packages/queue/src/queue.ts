@@ -1,0 +1,953 @@
+/**
+ * Queue and JoinableQueue: Python's `queue.Queue` (and multiprocessing's
+ * JoinableQueue) as a byte ring in shared memory, driven by Atomics.
+ *
+ * Memory: one allocation of Int32 words (allocateWords): 6 header lines of
+ * 64 bytes, then the ring of `cap` bytes (a multiple of 4). Each item is one
+ * record in the ring (codec.ts: a header word, then its bytes).
+ *
+ *   config   CAPACITY MAXSIZE KIND SHUTDOWN             written once (SHUTDOWN: under PUT_LOCK)
+ *   put side PUT_LOCK TAIL PUT_COUNT HEAD_SEEN GOT_SEEN written by producers only
+ *   get side GET_LOCK HEAD GET_COUNT PUT_SEEN           written by consumers only
+ *   getters  GET_WAITERS GET_SLEEPY NOT_EMPTY           sleeping consumers: count, flag, eventcount
+ *   putters  PUT_WAITERS PUT_SLEEPY NOT_FULL            sleeping producers: the same
+ *   join     UNFINISHED JOIN_WAITERS                    JoinableQueue
+ *
+ * Two locks (Michael & Scott's two-lock queue, over a ring): producers
+ * serialize on PUT_LOCK, consumers on GET_LOCK (core's three-state futex,
+ * fast paths inlined here), and the two sides meet only through atomic loads
+ * of each other's line. One producer and one consumer never contend.
+ *
+ * Positions: HEAD and TAIL run over [0, 2*cap) (twice the ring, so that full
+ * and empty differ): used = (TAIL - HEAD) mod 2*cap, a record starts at byte
+ * (pos mod cap). PUT_COUNT and GET_COUNT count items put and got, as
+ * wrapping Int32s; the queue holds (PUT_COUNT - GET_COUNT) items. Each side
+ * caches what it last saw of the other (HEAD_SEEN, GOT_SEEN; PUT_SEEN) and
+ * looks at the other side's line only when its cache says full (or empty):
+ * a consumer that is behind takes a whole batch for one read of PUT_COUNT.
+ *
+ *   put (holding PUT_LOCK): if SHUTDOWN, fail. If the item count is at
+ *     maxsize, or fewer than `size` bytes are free (by the cache, then by a
+ *     fresh look), it is FULL: release and wait. Else write the record at
+ *     TAIL; wrap-around: a record whose bytes run past the ring's end goes on
+ *     at byte 0 (its header and payload words never straddle the end, as cap
+ *     and records are multiples of 4; byte payloads are copied in two pieces).
+ *     Then UNFINISHED += 1 (JoinableQueue), TAIL (plain), and last the
+ *     seq-cst store of PUT_COUNT, which publishes the record.
+ *   get (holding GET_LOCK): if GET_COUNT == PUT_SEEN, read PUT_COUNT; equal
+ *     too: EMPTY (SHUTDOWN read then, and the count read again: shut down
+ *     and empty for good). Else read the record at HEAD (small kinds decoded
+ *     in place, node:v8 bytes copied out and deserialized after unlocking),
+ *     write GET_COUNT (plain), and last the seq-cst store of HEAD, which
+ *     frees the bytes.
+ *
+ * Invariants:
+ *   - A record's bytes are written before the PUT_COUNT store that publishes
+ *     it, and read before the HEAD store that frees them; the other side
+ *     reads PUT_COUNT (HEAD) with seq-cst loads. So a consumer never reads a
+ *     half-written record and a producer never overwrites an unread one.
+ *     Words each side writes only under its own lock are read plainly there.
+ *   - Caches and cross-side reads only lag: HEAD, GET_COUNT and PUT_COUNT
+ *     only grow, so a stale value under-estimates room or items, never over
+ *     (it costs a fresh look, not a corrupt write). A producer reads HEAD
+ *     before GET_COUNT: the HEAD store follows the GET_COUNT write, so a
+ *     HEAD that shows a get comes with that get's count.
+ *   - A put that fails (full, timed out, aborted, shut down, bad item) has
+ *     written nothing a consumer can see: the item is serialized before the
+ *     lock is taken (a DataCloneError or RangeError leaves the queue as it
+ *     was), and its bytes count only from the PUT_COUNT store, made in the
+ *     same locked section that found room. Room is re-checked in that
+ *     section; nothing is reserved while waiting.
+ *   - A get that fails (empty, timed out, aborted) consumed nothing: an item
+ *     is taken only in the locked section that found it, and that section
+ *     runs only if the call is going to return it (the signal and the
+ *     deadline are checked before it, never after).
+ *   - No lost wake-up (an eventcount and a flag per side): a waiter first
+ *     polls (SPIN_SYNC / SPIN_ASYNC loads), so a running peer is caught
+ *     without a park. Then it reads the eventcount, raises the SLEEPY flag,
+ *     re-checks its condition, and parks only while the eventcount still
+ *     holds the value read. A put, after its PUT_COUNT store, loads
+ *     GET_SLEEPY; if raised it exchanges it to 0, bumps NOT_EMPTY and
+ *     notifies all. Seq-cst order: either the waiter's re-check sees the put,
+ *     or the put sees the flag, and then the bump comes after the waiter read
+ *     the eventcount: the park returns at once or the notify finds it. The
+ *     eventcount is read before the flag is raised, so a flag cleared by a
+ *     wake-up meant for earlier sleepers still comes with a bump this waiter
+ *     sees. Gets wake putters the same way (PUT_SLEEPY, NOT_FULL).
+ *   - Batching: one notify per sleep, not per item. The first put after a
+ *     consumer falls asleep clears the flag and wakes it; the puts made while
+ *     it wakes up (~30 us, or a time slice on a loaded machine) see no flag
+ *     and pay nothing. A consumer that keeps up with its producer spins,
+ *     never sleeps, and is never notified.
+ *   - Whom to wake: every sleeper on that side. Woken getters race for the
+ *     item and the losers go back to sleep (raising the flag again); putters
+ *     wait for room of different sizes. Waking all also means a waiter that
+ *     leaves without acting (aborted, timed out) never strands a wake-up
+ *     another one needed, and an async waiter whose event loop is busy
+ *     (even blocked in a Sync call on this queue) cannot sit on the only one.
+ *   - Locks are never held across an await nor while waiting for room or
+ *     items; an async call takes a busy lock by waiting asynchronously on the
+ *     lock word (then taking it with exchange(2), as core's futex does), and
+ *     runs its locked section in the same synchronous step that took it.
+ *   - shutdown(): sets SHUTDOWN under PUT_LOCK, so every put is before it
+ *     (and visible) or after it (and refused); immediate also takes GET_LOCK
+ *     and drops what is left (HEAD = TAIL), marking each dropped item done.
+ *     Then it bumps both eventcounts and wakes everyone, who re-check.
+ *   - JoinableQueue: UNFINISHED rises before an item is visible (a fast
+ *     consumer's taskDone can never see it early), and falls by CAS in
+ *     taskDone, which refuses to go below 0. join waits on UNFINISHED itself;
+ *     the taskDone that reaches 0 notifies all when JOIN_WAITERS says any.
+ */
+import {
+  ConcRuntimeError,
+  FUTEX_CONTENDED,
+  FUTEX_LOCKED,
+  FUTEX_UNLOCKED,
+  SPIN_ASYNC,
+  SPIN_SYNC,
+  type SharedWords,
+  type WaitOptions,
+  type WaitResult,
+  allocateWords,
+  checkWaitOptions,
+  deadlineOf,
+  describeWords,
+  futexLockSync,
+  registerShareable,
+  shareTag,
+  throwIfAborted,
+  waitAsync,
+  waitSync,
+  wordsView,
+} from '@conc/core';
+import {
+  MAX_PAYLOAD,
+  type Rec,
+  type Ring,
+  V8_PENDING,
+  encodeItem,
+  readOut,
+  readRecord,
+  scratchRec,
+  snapshot,
+  takeV8,
+  writeRecord,
+} from './codec.js';
+import { QueueEmpty, QueueFull, QueueShutDown } from './errors.js';
+
+/** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
+export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
+
+/** Options of `new Queue(maxsize, options)`. */
+export interface QueueOptions {
+  /**
+   * Bytes of shared memory for the items (default 1 MiB, at most 256 MiB;
+   * rounded up to a multiple of 4). An item takes 4 bytes (small integers,
+   * booleans, null, undefined) to 4 + its serialized size; `put` waits while
+   * the item does not fit, and throws RangeError if it never could.
+   */
+  byteCapacity?: number;
+}
+
+/** Options of `shutdown()`. */
+export interface ShutdownOptions {
+  /** Drop the items left and make `get` throw at once (each dropped item counts as done). */
+  immediate?: boolean;
+}
+
+const LINE = 16; // Int32 words per 64-byte cache line
+const CAPACITY = 0;
+const MAXSIZE = 1;
+const KIND = 2;
+const SHUTDOWN = 3;
+const PUT_LOCK = LINE;
+const TAIL = LINE + 1;
+const PUT_COUNT = LINE + 2;
+const HEAD_SEEN = LINE + 3;
+const GOT_SEEN = LINE + 4;
+const GET_LOCK = 2 * LINE;
+const HEAD = 2 * LINE + 1;
+const GET_COUNT = 2 * LINE + 2;
+const PUT_SEEN = 2 * LINE + 3;
+const GET_WAITERS = 3 * LINE;
+const GET_SLEEPY = 3 * LINE + 1;
+const NOT_EMPTY = 3 * LINE + 2;
+const PUT_WAITERS = 4 * LINE;
+const PUT_SLEEPY = 4 * LINE + 1;
+const NOT_FULL = 4 * LINE + 2;
+const UNFINISHED = 5 * LINE;
+const JOIN_WAITERS = 5 * LINE + 1;
+const HEADER_WORDS = 6 * LINE;
+
+const KIND_QUEUE = 1;
+const KIND_JOINABLE = 2;
+
+const DEFAULT_CAPACITY = 1 << 20;
+const MIN_CAPACITY = 16;
+const MAX_CAPACITY = MAX_PAYLOAD + 1; // 256 MiB
+
+// Outcomes of a locked section.
+const OK = 0;
+const FULL = 1;
+const SHUT = 2;
+const EMPTY: unique symbol = Symbol('empty');
+const SHUT_EMPTY: unique symbol = Symbol('shut down and empty');
+
+function namesFor(label: string) {
+  const m = (name: string) => `${label}.${name}`;
+  return {
+    label,
+    put: m('put'),
+    putSync: m('putSync'),
+    putNowait: m('putNowait'),
+    get: m('get'),
+    getSync: m('getSync'),
+    getNowait: m('getNowait'),
+    shutdown: m('shutdown'),
+  };
+}
+type Names = ReturnType<typeof namesFor>;
+const QUEUE_NAMES = namesFor('Queue');
+const JOINABLE_NAMES = namesFor('JoinableQueue');
+
+// The locks are core's three-state futex (futex.ts); the fast paths are
+// written out here so that they inline into the locked sections.
+function lockSync(w: Int32Array, i: number): void {
+  if (Atomics.compareExchange(w, i, FUTEX_UNLOCKED, FUTEX_LOCKED) !== FUTEX_UNLOCKED) {
+    futexLockSync(w, i, Number.POSITIVE_INFINITY);
+  }
+}
+
+/** Take a lock without blocking: true if taken (possibly marked contended). */
+function lockNow(w: Int32Array, i: number): boolean {
+  return (
+    Atomics.compareExchange(w, i, FUTEX_UNLOCKED, FUTEX_LOCKED) === FUTEX_UNLOCKED ||
+    Atomics.exchange(w, i, FUTEX_CONTENDED) === FUTEX_UNLOCKED
+  );
+}
+
+/**
+ * Async slow path, taking the lock (synchronously: the locked section must
+ * follow in the same synchronous step). A caller that was parked on the word
+ * takes it with exchange(2), never a CAS to 1: others may still be parked
+ * behind it, and only a 2 makes the next unlock notify one of them (futex.ts).
+ */
+function takeLock(w: Int32Array, i: number, waited: boolean): boolean {
+  return waited ? Atomics.exchange(w, i, FUTEX_CONTENDED) === FUTEX_UNLOCKED : lockNow(w, i);
+}
+
+/** Async slow path: wait for a busy lock (its word was set to 2 by takeLock). */
+async function waitLock(w: Int32Array, i: number, signal: AbortSignal | undefined): Promise<void> {
+  await waitAsync(w, i, FUTEX_CONTENDED, Number.POSITIVE_INFINITY, signal);
+  if (signal?.aborted) Atomics.notify(w, i, 1); // leaving: pass on a wake-up it may have taken
+}
+
+function unlock(w: Int32Array, i: number): void {
+  if (Atomics.exchange(w, i, FUTEX_UNLOCKED) === FUTEX_CONTENDED) Atomics.notify(w, i, 1);
+}
+
+function pastDeadline(deadline: number): boolean {
+  return deadline !== Number.POSITIVE_INFINITY && performance.now() >= deadline;
+}
+
+function checkSyncOptions(options: SyncWaitOptions | undefined, method: string): void {
+  checkWaitOptions(options, method);
+  if ((options as WaitOptions).signal !== undefined) {
+    throw new TypeError(`${method}: a blocking call cannot take a signal; use the async method`);
+  }
+}
+
+/**
+ * A first-in first-out queue between threads, as Python's `queue.Queue`:
+ * any number of producers and consumers, in any thread of the process.
+ * Items are copied (serialized into shared memory), so any structured-clonable
+ * value can be put, `null` and `undefined` included. Pass the queue to a
+ * `Thread` in `args`; it arrives as a `Queue` over the same memory.
+ *
+ * @example
+ * const q = new Queue<number | null>();
+ * const consumer = new Thread({
+ *   target: (q: Queue<number | null>) => { let item; while ((item = q.getSync()) !== null) console.log(item); },
+ *   args: [q],
+ * }).start();
+ * for (let i = 0; i < 5; i++) q.putSync(i);
+ * q.putSync(null);
+ * await consumer.join();
+ */
+export class Queue<T = unknown> {
+  /** @internal header words and ring */
+  declare readonly words: Int32Array;
+  /** @internal */
+  declare readonly ring: Ring;
+  /** The item bound (0: none), as given to the constructor. */
+  declare readonly maxsize: number;
+  /** Bytes of shared memory for items (the `byteCapacity` option, rounded up to a multiple of 4). */
+  declare readonly byteCapacity: number;
+  /** @internal 2 * byteCapacity: positions run over [0, span) */
+  declare readonly span: number;
+  /** @internal */
+  declare readonly joinable: boolean;
+  /** @internal method names for messages */
+  declare readonly names: Names;
+
+  /**
+   * @param maxsize upper bound on the number of items (0, the default: no bound
+   *   but the bytes). A non-negative integer, else RangeError.
+   * @param options `byteCapacity`: bytes of shared memory for the items (default 1 MiB).
+   */
+  constructor(maxsize = 0, options: QueueOptions = {}) {
+    const name = this instanceof JoinableQueue ? 'JoinableQueue' : 'Queue';
+    if (typeof maxsize !== 'number') throw new TypeError(`${name}: maxsize must be a number, got ${typeof maxsize}`);
+    if (!Number.isInteger(maxsize) || maxsize < 0 || maxsize > 0x7fffffff) {
+      throw new RangeError(`${name}: maxsize must be an integer >= 0 (0 for no bound), got ${maxsize}`);
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`${name}: options must be an object like { byteCapacity }, got ${String(options)}`);
+    }
+    const requested = options.byteCapacity ?? DEFAULT_CAPACITY;
+    if (typeof requested !== 'number' || !Number.isInteger(requested) || requested < MIN_CAPACITY || requested > MAX_CAPACITY) {
+      throw new RangeError(
+        `${name}: byteCapacity must be an integer from ${MIN_CAPACITY} to ${MAX_CAPACITY} (256 MiB), got ${String(requested)}`,
+      );
+    }
+    const cap = (requested + 3) & ~3;
+    const words = allocateWords(HEADER_WORDS + cap / 4);
+    words[CAPACITY] = cap;
+    words[MAXSIZE] = maxsize;
+    words[KIND] = name === 'JoinableQueue' ? KIND_JOINABLE : KIND_QUEUE;
+    this.init(words);
+  }
+
+  /** @internal Rebuild a queue over memory shared from another thread. */
+  static revive(data: { words: SharedWords }): Queue {
+    const words = wordsView(data.words);
+    const q = Object.create(Atomics.load(words, KIND) === KIND_JOINABLE ? JoinableQueue.prototype : Queue.prototype) as Queue;
+    q.init(words);
+    return q;
+  }
+
+  private init(words: Int32Array): void {
+    const cap = words[CAPACITY];
+    const byteOffset = words.byteOffset + HEADER_WORDS * 4;
+    const ring: Ring = {
+      i32: new Int32Array(words.buffer, byteOffset, cap / 4),
+      u8: new Uint8Array(words.buffer, byteOffset, cap),
+      buf: Buffer.from(words.buffer, byteOffset, cap),
+      cap,
+    };
+    const props: PropertyDescriptorMap = {
+      words: { value: words },
+      ring: { value: ring },
+      maxsize: { value: words[MAXSIZE], enumerable: true },
+      byteCapacity: { value: cap, enumerable: true },
+      span: { value: 2 * cap },
+      joinable: { value: words[KIND] === KIND_JOINABLE },
+      names: { value: words[KIND] === KIND_JOINABLE ? JOINABLE_NAMES : QUEUE_NAMES },
+    };
+    Object.defineProperties(this, props);
+  }
+
+  private get label(): string {
+    return this.names.label;
+  }
+
+  // ---- state ----------------------------------------------------------------
+
+  /** Approximate number of items in the queue (exact while nobody puts or gets). */
+  qsize(): number {
+    const got = Atomics.load(this.words, GET_COUNT);
+    const n = (Atomics.load(this.words, PUT_COUNT) - got) | 0;
+    return n > 0 ? n : 0;
+  }
+
+  /** `qsize() === 0`. */
+  empty(): boolean {
+    return this.qsize() === 0;
+  }
+
+  /** True if `maxsize` items are in the queue (the byte capacity is not counted). */
+  full(): boolean {
+    return this.maxsize > 0 && this.qsize() >= this.maxsize;
+  }
+
+  /** True once `shutdown()` was called (in any thread). */
+  get isShutDown(): boolean {
+    return Atomics.load(this.words, SHUTDOWN) !== 0;
+  }
+
+  private available(): boolean {
+    const w = this.words;
+    return Atomics.load(w, PUT_COUNT) !== Atomics.load(w, GET_COUNT);
+  }
+
+  /**
+   * Room for `size` bytes, by a waiting putter's re-check. HEAD is read first:
+   * its seq-cst store follows the GET_COUNT write, so a HEAD that shows a get
+   * comes with that get's count. A stale TAIL (plain-written by producers)
+   * is older, which over-estimates room: a spare retry, never a missed wake.
+   */
+  private hasRoom(size: number): boolean {
+    const w = this.words;
+    const head = Atomics.load(w, HEAD);
+    const got = Atomics.load(w, GET_COUNT);
+    if (this.maxsize > 0 && ((Atomics.load(w, PUT_COUNT) - got) | 0) >= this.maxsize) return false;
+    let used = Atomics.load(w, TAIL) - head;
+    if (used < 0) used += this.span;
+    return this.byteCapacity - used >= size;
+  }
+
+  private checkSize(rec: Rec, method: string): void {
+    if (rec.size > this.byteCapacity) {
+      throw new RangeError(
+        `${method}: the item takes ${rec.size} bytes serialized, more than the queue's byteCapacity of ${this.byteCapacity} bytes; ` +
+          'nothing was enqueued (give the queue a larger { byteCapacity })',
+      );
+    }
+  }
+
+  // ---- locked sections --------------------------------------------------------
+
+  /** Holding PUT_LOCK: enqueue `rec` if there is room. Releases the lock. */
+  private lockedPut(rec: Rec): number {
+    const w = this.words;
+    // Plain reads: these words are written only under PUT_LOCK (SHUTDOWN too).
+    if (w[SHUTDOWN] !== 0) {
+      unlock(w, PUT_LOCK);
+      return SHUT;
+    }
+    const put = w[PUT_COUNT];
+    const tail = w[TAIL];
+    const maxsize = this.maxsize;
+    const span = this.span;
+    const cap = this.byteCapacity;
+    let used = tail - w[HEAD_SEEN];
+    if (used < 0) used += span;
+    if (cap - used < rec.size || (maxsize > 0 && ((put - w[GOT_SEEN]) | 0) >= maxsize)) {
+      // Looks full by what producers saw last: look again (HEAD first, see top).
+      const head = Atomics.load(w, HEAD);
+      const got = Atomics.load(w, GET_COUNT);
+      w[HEAD_SEEN] = head;
+      w[GOT_SEEN] = got;
+      used = tail - head;
+      if (used < 0) used += span;
+      if (cap - used < rec.size || (maxsize > 0 && ((put - got) | 0) >= maxsize)) {
+        unlock(w, PUT_LOCK);
+        return FULL;
+      }
+    }
+    writeRecord(this.ring, tail < cap ? tail : tail - cap, rec);
+    if (this.joinable) Atomics.add(w, UNFINISHED, 1);
+    let next = tail + rec.size;
+    if (next >= span) next -= span;
+    w[TAIL] = next;
+    Atomics.store(w, PUT_COUNT, (put + 1) | 0); // publishes the record
+    unlock(w, PUT_LOCK);
+    if (Atomics.load(w, GET_SLEEPY) !== 0) this.wakeGetters();
+    return OK;
+  }
+
+  /** Holding GET_LOCK: dequeue one item (or V8_PENDING), EMPTY or SHUT_EMPTY. Releases the lock. */
+  private lockedGet(): unknown {
+    const w = this.words;
+    // Plain reads: these words are written only under GET_LOCK.
+    const got = w[GET_COUNT];
+    if (w[PUT_SEEN] === got) {
+      let put = Atomics.load(w, PUT_COUNT);
+      if (put === got) {
+        // Empty; and SHUTDOWN was clear then if it is clear now.
+        if (Atomics.load(w, SHUTDOWN) === 0) {
+          unlock(w, GET_LOCK);
+          return EMPTY;
+        }
+        // Shut down: empty for good if still empty now (no put follows the
+        // flag); else an item put just before the shutdown is there to take.
+        put = Atomics.load(w, PUT_COUNT);
+        if (put === got) {
+          unlock(w, GET_LOCK);
+          return SHUT_EMPTY;
+        }
+      }
+      w[PUT_SEEN] = put;
+    }
+    const head = w[HEAD];
+    const cap = this.byteCapacity;
+    const value = readRecord(this.ring, head < cap ? head : head - cap);
+    let next = head + readOut.size;
+    if (next >= this.span) next -= this.span;
+    w[GET_COUNT] = (got + 1) | 0;
+    Atomics.store(w, HEAD, next); // frees the record's bytes (and publishes GET_COUNT)
+    unlock(w, GET_LOCK);
+    if (Atomics.load(w, PUT_SLEEPY) !== 0) this.wakePutters();
+    return value;
+  }
+
+  /** Wake every sleeping getter, once: the flag is set again by whoever goes back to sleep. */
+  private wakeGetters(): void {
+    const w = this.words;
+    if (Atomics.exchange(w, GET_SLEEPY, 0) !== 0) {
+      Atomics.add(w, NOT_EMPTY, 1);
+      Atomics.notify(w, NOT_EMPTY);
+    }
+  }
+
+  /** Wake every sleeping putter, once. */
+  private wakePutters(): void {
+    const w = this.words;
+    if (Atomics.exchange(w, PUT_SLEEPY, 0) !== 0) {
+      Atomics.add(w, NOT_FULL, 1);
+      Atomics.notify(w, NOT_FULL);
+    }
+  }
+
+  /**
+   * Going to sleep: read the eventcount, then raise the flag, then re-check.
+   * In that order: whoever clears the flag bumps the eventcount after, so a
+   * sleeper whose flag was taken by a wake-up meant for others still finds
+   * the eventcount changed and does not sleep through the next item.
+   */
+  private sleepyGetter(): number {
+    const w = this.words;
+    Atomics.add(w, GET_WAITERS, 1);
+    const seq = Atomics.load(w, NOT_EMPTY);
+    Atomics.store(w, GET_SLEEPY, 1);
+    return seq;
+  }
+
+  private sleepyPutter(): number {
+    const w = this.words;
+    Atomics.add(w, PUT_WAITERS, 1);
+    const seq = Atomics.load(w, NOT_FULL);
+    Atomics.store(w, PUT_SLEEPY, 1);
+    return seq;
+  }
+
+  /** Poll up to `spins` times for an item or a shutdown. */
+  private spinForItem(spins: number): boolean {
+    const w = this.words;
+    for (let i = 0; i < spins; i++) {
+      if (Atomics.load(w, PUT_COUNT) !== Atomics.load(w, GET_COUNT) || Atomics.load(w, SHUTDOWN) !== 0) return true;
+    }
+    return false;
+  }
+
+  /** Poll up to `spins` times for room for `size` bytes or a shutdown. */
+  private spinForRoom(size: number, spins: number): boolean {
+    for (let i = 0; i < spins; i++) {
+      if (this.hasRoom(size) || Atomics.load(this.words, SHUTDOWN) !== 0) return true;
+    }
+    return false;
+  }
+
+  private fullError(method: string, rec: Rec, timeout?: number): QueueFull {
+    const n = this.qsize();
+    const why =
+      this.maxsize > 0 && n >= this.maxsize
+        ? `it holds ${n} of maxsize ${this.maxsize} items`
+        : `the item needs ${rec.size} bytes and the ${n} items queued leave fewer free of ${this.byteCapacity}`;
+    return new QueueFull(
+      timeout === undefined ? `${method}: the queue is full (${why})` : `${method}: still full after ${timeout} ms (${why})`,
+    );
+  }
+
+  private shutError(method: string): QueueShutDown {
+    return new QueueShutDown(`${method}: the queue is shut down`);
+  }
+
+  private shutEmptyError(method: string): QueueShutDown {
+    return new QueueShutDown(`${method}: the queue is shut down and empty`);
+  }
+
+  // ---- put ------------------------------------------------------------------
+
+  /**
+   * Put an item without waiting. Throws {@link QueueFull} if there is no room
+   * (by `maxsize` or by bytes), {@link QueueShutDown} after `shutdown()`,
+   * `DataCloneError` for a value that cannot be cloned (a function, a symbol)
+   * and RangeError for an item larger than `byteCapacity`; then nothing was enqueued.
+   */
+  putNowait(item: T): void {
+    const method = this.names.putNowait;
+    const rec = encodeItem(item, scratchRec, method);
+    this.checkSize(rec, method);
+    lockSync(this.words, PUT_LOCK);
+    const r = this.lockedPut(rec);
+    if (r === FULL) throw this.fullError(method, rec);
+    if (r === SHUT) throw this.shutError(method);
+  }
+
+  /**
+   * Put an item, blocking the calling thread while the queue is full.
+   * Throws {@link QueueFull} if `timeout` ms pass first, {@link QueueShutDown}
+   * if the queue is (or gets) shut down; see {@link putNowait} for bad items.
+   * On the main thread this blocks the event loop.
+   */
+  putSync(item: T, options?: SyncWaitOptions): void {
+    const method = this.names.putSync;
+    if (options !== undefined) checkSyncOptions(options, method);
+    const rec = encodeItem(item, scratchRec, method);
+    this.checkSize(rec, method);
+    const w = this.words;
+    lockSync(w, PUT_LOCK);
+    let r = this.lockedPut(rec);
+    if (r === OK) return;
+    const deadline = deadlineOf(options?.timeout);
+    for (;;) {
+      if (r === SHUT) throw this.shutError(method);
+      if (pastDeadline(deadline)) throw this.fullError(method, rec, options?.timeout);
+      if (!this.spinForRoom(rec.size, SPIN_SYNC)) {
+        const seq = this.sleepyPutter();
+        if (!this.hasRoom(rec.size) && Atomics.load(w, SHUTDOWN) === 0) waitSync(w, NOT_FULL, seq, deadline, 0);
+        Atomics.sub(w, PUT_WAITERS, 1);
+      }
+      lockSync(w, PUT_LOCK);
+      r = this.lockedPut(rec);
+      if (r === OK) return;
+    }
+  }
+
+  /**
+   * Put an item, waiting without blocking while the queue is full. Rejects
+   * with {@link QueueFull} if `timeout` ms pass first, {@link QueueShutDown} if
+   * the queue is (or gets) shut down, `signal.reason` if aborted (nothing
+   * enqueued); see {@link putNowait} for bad items.
+   */
+  put(item: T, options?: WaitOptions): Promise<void> {
+    const method = this.names.put;
+    let rec: Rec;
+    try {
+      if (options !== undefined) {
+        checkWaitOptions(options, method);
+        throwIfAborted(options.signal);
+      }
+      rec = encodeItem(item, scratchRec, method);
+      this.checkSize(rec, method);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const w = this.words;
+    if (lockNow(w, PUT_LOCK)) {
+      let r = this.lockedPut(rec);
+      // Full: poll briefly before paying for the async slow path.
+      if (r === FULL && this.spinForRoom(rec.size, SPIN_ASYNC) && lockNow(w, PUT_LOCK)) r = this.lockedPut(rec);
+      if (r === OK) return Promise.resolve();
+      if (r === SHUT) return Promise.reject(this.shutError(method));
+    }
+    return this.putSlow(snapshot(rec), options, method);
+  }
+
+  private async putSlow(rec: Rec, options: WaitOptions | undefined, method: string): Promise<void> {
+    const w = this.words;
+    const signal = options?.signal;
+    const deadline = deadlineOf(options?.timeout);
+    let waited = false;
+    for (;;) {
+      throwIfAborted(signal);
+      if (!takeLock(w, PUT_LOCK, waited)) {
+        waited = true;
+        await waitLock(w, PUT_LOCK, signal);
+        continue;
+      }
+      waited = false;
+      const r = this.lockedPut(rec);
+      if (r === OK) return;
+      if (r === SHUT) throw this.shutError(method);
+      if (pastDeadline(deadline)) throw this.fullError(method, rec, options?.timeout);
+      if (this.spinForRoom(rec.size, SPIN_ASYNC)) continue;
+      const seq = this.sleepyPutter();
+      try {
+        if (this.hasRoom(rec.size) || Atomics.load(w, SHUTDOWN) !== 0) continue;
+        await waitAsync(w, NOT_FULL, seq, deadline, signal, 0);
+      } finally {
+        Atomics.sub(w, PUT_WAITERS, 1);
+      }
+      throwIfAborted(signal);
+    }
+  }
+
+  // ---- get ------------------------------------------------------------------
+
+  /**
+   * Take an item without waiting. Throws {@link QueueEmpty} if there is none,
+   * {@link QueueShutDown} if the queue is shut down and empty.
+   */
+  getNowait(): T {
+    lockSync(this.words, GET_LOCK);
+    const v = this.lockedGet();
+    if (v === EMPTY) throw new QueueEmpty(`${this.label}.getNowait: the queue is empty`);
+    if (v === SHUT_EMPTY) throw this.shutEmptyError(this.names.getNowait);
+    return (v === V8_PENDING ? takeV8() : v) as T;
+  }
+
+  /**
+   * Take an item, blocking the calling thread while the queue is empty.
+   * Throws {@link QueueEmpty} if `timeout` ms pass first (having taken
+   * nothing), {@link QueueShutDown} once the queue is shut down and empty.
+   * On the main thread this blocks the event loop.
+   */
+  getSync(options?: SyncWaitOptions): T {
+    const w = this.words;
+    if (options !== undefined) checkSyncOptions(options, this.names.getSync);
+    lockSync(w, GET_LOCK);
+    const v = this.lockedGet();
+    if (v === EMPTY || v === SHUT_EMPTY) return this.getSlowSync(v, options?.timeout);
+    return (v === V8_PENDING ? takeV8() : v) as T;
+  }
+
+  private getSlowSync(v: unknown, timeout: number | undefined): T {
+    const w = this.words;
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      if (v === SHUT_EMPTY) throw this.shutEmptyError(this.names.getSync);
+      if (pastDeadline(deadline)) throw new QueueEmpty(`${this.label}.getSync: no item within ${timeout} ms`);
+      if (!this.spinForItem(SPIN_SYNC)) {
+        const seq = this.sleepyGetter();
+        if (!this.available() && Atomics.load(w, SHUTDOWN) === 0) waitSync(w, NOT_EMPTY, seq, deadline, 0);
+        Atomics.sub(w, GET_WAITERS, 1);
+      }
+      lockSync(w, GET_LOCK);
+      v = this.lockedGet();
+      if (v !== EMPTY && v !== SHUT_EMPTY) return (v === V8_PENDING ? takeV8() : v) as T;
+    }
+  }
+
+  /**
+   * Take an item, waiting without blocking while the queue is empty. Rejects
+   * with {@link QueueEmpty} if `timeout` ms pass first, {@link QueueShutDown}
+   * once the queue is shut down and empty, `signal.reason` if aborted; a
+   * rejected get has taken nothing.
+   */
+  get(options?: WaitOptions): Promise<T> {
+    let signal: AbortSignal | undefined;
+    if (options !== undefined) {
+      try {
+        checkWaitOptions(options, this.names.get);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      signal = options.signal;
+      if (signal?.aborted) return Promise.reject(signal.reason);
+    }
+    const w = this.words;
+    if (lockNow(w, GET_LOCK)) {
+      let v = this.lockedGet();
+      // Empty: poll briefly before paying for the async slow path; a producer
+      // that is running usually delivers within this.
+      if (v === EMPTY && this.spinForItem(SPIN_ASYNC) && lockNow(w, GET_LOCK)) v = this.lockedGet();
+      if (v === SHUT_EMPTY) return Promise.reject(this.shutEmptyError(this.names.get));
+      if (v !== EMPTY) {
+        try {
+          return Promise.resolve((v === V8_PENDING ? takeV8() : v) as T);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+    }
+    return this.getSlow(options?.timeout, signal);
+  }
+
+  private async getSlow(timeout: number | undefined, signal: AbortSignal | undefined): Promise<T> {
+    const w = this.words;
+    const deadline = deadlineOf(timeout);
+    let waited = false;
+    for (;;) {
+      throwIfAborted(signal);
+      if (!takeLock(w, GET_LOCK, waited)) {
+        waited = true;
+        await waitLock(w, GET_LOCK, signal);
+        continue;
+      }
+      waited = false;
+      const v = this.lockedGet();
+      if (v === SHUT_EMPTY) throw this.shutEmptyError(this.names.get);
+      if (v !== EMPTY) return (v === V8_PENDING ? takeV8() : v) as T;
+      if (pastDeadline(deadline)) throw new QueueEmpty(`${this.label}.get: no item within ${timeout} ms`);
+      if (this.spinForItem(SPIN_ASYNC)) continue;
+      const seq = this.sleepyGetter();
+      try {
+        if (this.available() || Atomics.load(w, SHUTDOWN) !== 0) continue;
+        await waitAsync(w, NOT_EMPTY, seq, deadline, signal, 0);
+      } finally {
+        Atomics.sub(w, GET_WAITERS, 1);
+      }
+      throwIfAborted(signal);
+    }
+  }
+
+  /**
+   * `for await (const item of queue)`: get items until the queue is shut
+   * down (and, unless immediately, drained). Items taken by a loop that
+   * breaks early stay taken; the one in hand is the last.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      let item: T;
+      try {
+        item = await this.get();
+      } catch (error) {
+        if (error instanceof QueueShutDown) return;
+        throw error;
+      }
+      yield item;
+    }
+  }
+
+  // ---- shutdown -------------------------------------------------------------
+
+  /**
+   * Shut the queue down, as Python 3.13's `Queue.shutdown`: every later (and
+   * every waiting) `put` throws {@link QueueShutDown}; `get` takes what is
+   * left, then throws it. With `{ immediate: true }` what is left is dropped
+   * (a JoinableQueue counts each dropped item as done) and waiting getters
+   * throw at once. Wakes every waiter. Calling it again is allowed.
+   */
+  shutdown(options: ShutdownOptions = {}): void {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`${this.label}.shutdown: options must be an object like { immediate }, got ${String(options)}`);
+    }
+    const immediate = Boolean(options.immediate);
+    const w = this.words;
+    lockSync(w, PUT_LOCK);
+    if (Atomics.load(w, SHUTDOWN) === 0 || immediate) Atomics.store(w, SHUTDOWN, immediate ? 2 : 1);
+    let dropped = 0;
+    if (immediate) {
+      lockSync(w, GET_LOCK);
+      const put = w[PUT_COUNT];
+      dropped = (put - w[GET_COUNT]) | 0;
+      w[GET_COUNT] = put;
+      w[PUT_SEEN] = put;
+      Atomics.store(w, HEAD, w[TAIL]);
+      unlock(w, GET_LOCK);
+    }
+    unlock(w, PUT_LOCK);
+    if (this.joinable && immediate) {
+      for (;;) {
+        const u = Atomics.load(w, UNFINISHED);
+        const left = Math.max(0, u - dropped);
+        if (Atomics.compareExchange(w, UNFINISHED, u, left) === u) break;
+      }
+      Atomics.notify(w, UNFINISHED);
+    }
+    Atomics.store(w, GET_SLEEPY, 0);
+    Atomics.add(w, NOT_EMPTY, 1);
+    Atomics.notify(w, NOT_EMPTY);
+    Atomics.store(w, PUT_SLEEPY, 0);
+    Atomics.add(w, NOT_FULL, 1);
+    Atomics.notify(w, NOT_FULL);
+  }
+
+  toString(): string {
+    const bound = this.maxsize > 0 ? `maxsize=${this.maxsize}, ` : '';
+    return `${this.label}(${this.qsize()} items, ${bound}byteCapacity=${this.byteCapacity}${this.isShutDown ? ', shut down' : ''})`;
+  }
+
+  /** @internal util.inspect shows the summary, not the views. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}
+
+/**
+ * A {@link Queue} that counts unfinished tasks, as Python's `queue.Queue` with
+ * `task_done()` / `join()` (multiprocessing's `JoinableQueue`): every put adds
+ * one, every `taskDone()` removes one, and `join` waits until none is left.
+ *
+ * @example
+ * const q = new JoinableQueue<string>();
+ * // workers: for (;;) { const job = q.getSync(); work(job); q.taskDone(); }
+ * for (const job of jobs) q.putSync(job);
+ * await q.join(); // every job processed
+ */
+export class JoinableQueue<T = unknown> extends Queue<T> {
+  /** How many items were put and not yet marked done with {@link taskDone}. */
+  get unfinishedTasks(): number {
+    return Atomics.load(this.words, UNFINISHED);
+  }
+
+  /**
+   * Mark one item taken with `get` as processed. Throws ConcRuntimeError if
+   * called more times than items were put (Python's ValueError).
+   */
+  taskDone(): void {
+    const w = this.words;
+    for (;;) {
+      const u = Atomics.load(w, UNFINISHED);
+      if (u <= 0) {
+        throw new ConcRuntimeError('JoinableQueue.taskDone: called more times than items were put (no unfinished task left)');
+      }
+      if (Atomics.compareExchange(w, UNFINISHED, u, u - 1) === u) {
+        if (u === 1 && Atomics.load(w, JOIN_WAITERS) !== 0) Atomics.notify(w, UNFINISHED);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Block the calling thread until every item put has been marked done.
+   * `true`, or `false` if `timeout` ms pass first. On the main thread this blocks the event loop.
+   */
+  joinSync(options?: SyncWaitOptions): boolean {
+    if (options !== undefined) checkSyncOptions(options, 'JoinableQueue.joinSync');
+    const w = this.words;
+    if (Atomics.load(w, UNFINISHED) === 0) return true;
+    const deadline = deadlineOf(options?.timeout);
+    for (;;) {
+      Atomics.add(w, JOIN_WAITERS, 1);
+      const u = Atomics.load(w, UNFINISHED);
+      const r = u === 0 ? 'ok' : waitSync(w, UNFINISHED, u, deadline);
+      Atomics.sub(w, JOIN_WAITERS, 1);
+      if (Atomics.load(w, UNFINISHED) === 0) return true;
+      if (r === 'timed-out') return false;
+    }
+  }
+
+  /**
+   * Wait without blocking until every item put has been marked done.
+   * Resolves `true`, or `false` if `timeout` ms pass first; rejects with
+   * `signal.reason` if aborted.
+   */
+  async join(options?: WaitOptions): Promise<boolean> {
+    if (options !== undefined) checkWaitOptions(options, 'JoinableQueue.join');
+    const signal = options?.signal;
+    throwIfAborted(signal);
+    const w = this.words;
+    if (Atomics.load(w, UNFINISHED) === 0) return true;
+    const deadline = deadlineOf(options?.timeout);
+    for (;;) {
+      Atomics.add(w, JOIN_WAITERS, 1);
+      let r: WaitResult;
+      try {
+        const u = Atomics.load(w, UNFINISHED);
+        r = u === 0 ? 'ok' : await waitAsync(w, UNFINISHED, u, deadline, signal);
+      } finally {
+        Atomics.sub(w, JOIN_WAITERS, 1);
+      }
+      throwIfAborted(signal);
+      if (Atomics.load(w, UNFINISHED) === 0) return true;
+      if (r === 'timed-out') return false;
+    }
+  }
+}
+
+registerShareable(Queue, {
+  tag: 'conc.Queue',
+  module: import.meta.url,
+  share: (q) => ({ words: describeWords(q.words) }),
+  revive: (data) => Queue.revive(data),
+});
+registerShareable(JoinableQueue, {
+  tag: 'conc.JoinableQueue',
+  module: import.meta.url,
+  share: (q) => ({ words: describeWords(q.words) }),
+  revive: (data) => Queue.revive(data) as JoinableQueue,
+});
+
+// registerShareable answers `instanceof` by the exact tag, so a JoinableQueue
+// would not be an instanceof Queue: accept the subclass's tag too.
+Object.defineProperty(Queue, Symbol.hasInstance, {
+  configurable: true,
+  value(this: Function, value: unknown): boolean {
+    if (this !== Queue) return Function.prototype[Symbol.hasInstance].call(this, value);
+    const tag = shareTag(value);
+    return tag === 'conc.Queue' || tag === 'conc.JoinableQueue';
+  },
+});

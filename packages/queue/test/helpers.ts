@@ -1,0 +1,71 @@
+import { expect } from 'vitest';
+import { Thread } from '@conc/thread';
+import type { Queue } from '@conc/queue';
+
+export const targets = new URL('./fixtures/targets.mjs', import.meta.url);
+
+/** A module target from fixtures/targets.mjs. */
+export function fixture(name: string): { module: URL; export: string } {
+  return { module: targets, export: name };
+}
+
+/** Start a thread running fixtures/targets.mjs's `name` with `args`. */
+export function spawn(name: string, args: unknown[] = []): Thread {
+  return new Thread({ target: fixture(name), args }).start();
+}
+
+/** Join with a timeout and fail (instead of hanging) if the thread does not end. */
+export async function finish<R = unknown>(t: Thread, timeout = 25_000): Promise<R> {
+  if (!(await t.join({ timeout }))) throw new Error(`${t.name} did not end within ${timeout} ms`);
+  return t.result as R;
+}
+
+// Internal words of the queue's header (see the layout at the top of src/queue.ts).
+const GET_WAITERS = 48;
+const PUT_WAITERS = 64;
+
+function words(q: Queue<any>): Int32Array {
+  return (q as unknown as { words: Int32Array }).words;
+}
+
+/** Wait (without blocking) until `n` getters / putters are parked on the queue. */
+export async function untilWaiting(q: Queue<any>, side: 'get' | 'put', n: number, timeout = 15_000): Promise<void> {
+  const index = side === 'get' ? GET_WAITERS : PUT_WAITERS;
+  const deadline = performance.now() + timeout;
+  while (Atomics.load(words(q), index) < n) {
+    if (performance.now() > deadline) throw new Error(`never saw ${n} waiting ${side}ters (saw ${Atomics.load(words(q), index)})`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Number of parked getters / putters right now. */
+export function waiting(q: Queue<any>, side: 'get' | 'put'): number {
+  return Atomics.load(words(q), side === 'get' ? GET_WAITERS : PUT_WAITERS);
+}
+
+/** Expect two lists to hold the same elements, counted (order ignored). */
+export function expectSameMultiset(actual: string[], expected: string[]): void {
+  expect(actual.length).toBe(expected.length);
+  const counts = new Map<string, number>();
+  for (const k of expected) counts.set(k, (counts.get(k) ?? 0) + 1);
+  const extra: string[] = [];
+  for (const k of actual) {
+    const c = counts.get(k);
+    if (!c) extra.push(k);
+    else counts.set(k, c - 1);
+  }
+  const missing = [...counts].filter(([, c]) => c > 0).map(([k]) => k);
+  expect({ missing: missing.slice(0, 10), extra: extra.slice(0, 10) }).toEqual({ missing: [], extra: [] });
+}
+
+/** Keys 'p:i' of producer p's n items. */
+export function keysOf(p: number, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${p}:${i}`);
+}
+
+/** Drain the queue without waiting. */
+export function drain<T>(q: Queue<T>): T[] {
+  const out: T[] = [];
+  while (q.qsize() > 0) out.push(q.getNowait());
+  return out;
+}
