@@ -114,7 +114,6 @@ import {
   describeWords,
   futexLockSync,
   registerShareable,
-  shareTag,
   throwIfAborted,
   waitAsync,
   waitSync,
@@ -941,13 +940,3 @@ registerShareable(JoinableQueue, {
   revive: (data) => Queue.revive(data) as JoinableQueue,
 });
 
-// registerShareable answers `instanceof` by the exact tag, so a JoinableQueue
-// would not be an instanceof Queue: accept the subclass's tag too.
-Object.defineProperty(Queue, Symbol.hasInstance, {
-  configurable: true,
-  value(this: Function, value: unknown): boolean {
-    if (this !== Queue) return Function.prototype[Symbol.hasInstance].call(this, value);
-    const tag = shareTag(value);
-    return tag === 'conc.Queue' || tag === 'conc.JoinableQueue';
-  },
-});
