@@ -5,12 +5,18 @@ export function firstLine(file) {
   writeFileSync(file, String(performance.timeOrigin + performance.now()));
 }
 
-export async function produce(q, n) {
+/** The document's producer: check in, wait for the start signal, put n ints and the sentinel. */
+export async function produce(q, ready, go, n) {
+  await ready.put(1);
+  await go.wait();
   for (let i = 0; i < n; i++) await q.put(i);
   await q.put(null);
 }
 
-export async function consume(q, done) {
+/** The document's consumer: check in, wait for the start signal, take until the sentinel, report the count. */
+export async function consume(q, ready, go, done) {
+  await ready.put(1);
+  await go.wait();
   let count = 0;
   while ((await q.get()) !== null) count++;
   await done.put(count);

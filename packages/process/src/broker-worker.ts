@@ -11,15 +11,31 @@
  *     the revived primitive; a child's `xSync` runs the async `x` here (this
  *     thread never blocks), with an AbortSignal of the broker's inserted in
  *     its options so a disconnect can abort it. A child's own abort arrives
- *     as an 'abort' request for the call.
+ *     as an 'abort' frame for the call.
  *   - Each call runs "as" a token of the calling child thread (negative
  *     Int32s, one per (connection, child threadId), never reused), through
  *     core's token source backed by AsyncLocalStorage: RLock ownership is per
  *     child thread, and an await inside a method keeps the caller's token.
- *   - Holdings are tracked per connection: Lock acquisitions (count), the
- *     RLocks / Condition locks it touched (released for every token of the
- *     connection that still owns them), Semaphore permits, queue items
- *     handed out but not yet acknowledged as taken.
+ *   - Batched puts ('putMany', an unbounded queue's puts from one child
+ *     thread) go in with putNowait, synchronously. If the queue is full (of
+ *     bytes), the rest goes in with an awaited put, and until it is all in,
+ *     the same child thread's later requests wait here, in order: a batched
+ *     put behaves as the blocking put it stands for, and what the thread did
+ *     next cannot overtake it. Every batch is answered: ok, or the error
+ *     (QueueShutDown: the rest of the batch was not enqueued), which the
+ *     child raises from its next put (see client.ts).
+ *   - Batched gets ('getMany') take what is there at once (no promise) or
+ *     wait with an async get; then up to `max` more, but at most half of
+ *     what is left while another connection is also fetching from that
+ *     queue (so one consumer cannot take every sentinel). `wait: 0` is a
+ *     prefetch: it never waits. Items handed out stay on the connection's
+ *     books until acknowledged as taken.
+ *   - Holdings, broker-wide: which connection took a `Lock` (through this
+ *     broker) and has not released it, whoever releases it (any process may
+ *     release a Lock, as in Python, and the release clears the holding);
+ *     Semaphore permits per connection (a release is charged to the
+ *     releaser's own permits first, then to others', so the books never
+ *     hold more permits than are out); RLock ownership is real (tokens).
  *   - On disconnect (exit, throw, SIGKILL: the kernel closes the socket):
  *     abort every pending call (core's abort semantics: an aborted acquire
  *     holds nothing, an aborted get takes nothing), give them a moment to
@@ -27,17 +43,23 @@
  *     `releaseAbandoned` (the next holder sees `abandoned === true`),
  *     permits with release(n), unacknowledged queue items put back. A call
  *     that completes after the disconnect undoes itself the same way.
- *   - A malformed or unknown request gets an error reply (when it has a call
- *     id) and the connection keeps being served; a frame that cannot be
- *     parsed or is absurdly large closes only that connection.
+ *     Batched puts still in progress are completed (the child did put them).
+ *   - Results go back by value; a result that is (or holds) a conc
+ *     primitive is registered here and goes back as a reference to it.
+ *   - A malformed or unknown request gets an error reply and the connection
+ *     keeps being served; a frame with an absurd length closes only that
+ *     connection.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { deserialize, serialize } from 'node:v8';
 import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { decode, setThreadTokenSource, shareTag } from '@conc/core';
-import { serializeError } from '@conc/thread';
-import { isOwnedLock, ruleOf } from './remote.js';
-import { FrameReader, FrameWriter, frame } from './wire.js';
+import { decode, encode, setProcessSharer, setThreadTokenSource } from '@conc/core';
+import { serializeError } from './errors.js';
+import { describeForChild, isOwnedLock, ruleOf } from './remote.js';
+import { FrameReader, FrameWriter } from './wire.js';
 
 const { socket: socketPath, port } = workerData as { socket: string; port: MessagePort };
 
@@ -48,6 +70,8 @@ interface Rec {
   id: number;
   obj: any;
   tag: string;
+  /** Queues: connections fetching from it (time of their last fetch; Infinity while one waits). */
+  consumers?: Map<Conn, number>;
 }
 const objects = new Map<number, Rec | Promise<Rec>>();
 
@@ -78,10 +102,59 @@ function lookup(id: unknown): Rec | Promise<Rec> | undefined {
   return r;
 }
 
+// Results that are primitives: registered here, under ids the owner's thread never hands out.
+const bridgeUrl = pathToFileURL(join(__dirname, 'client.cjs')).href;
+const LOCAL_IDS = 2 ** 30;
+const localIds = new WeakMap<object, number>();
+let nextLocal = LOCAL_IDS;
+setProcessSharer((value, entry) => {
+  const obj = value as object;
+  let id = localIds.get(obj);
+  if (id === undefined) {
+    id = ++nextLocal;
+    localIds.set(obj, id);
+    objects.set(id, { id, obj, tag: entry.tag });
+  }
+  return { bridge: bridgeUrl, socket: socketPath, id, tag: entry.tag, info: describeForChild(entry.tag, obj) };
+});
+
+// The identity of a primitive's state (two revived objects over the same words are one primitive).
+const bufferIds = new WeakMap<object, number>();
+let nextBuffer = 0;
+function keyOf(obj: any, fallback: number): string {
+  const w = obj?.words;
+  if (!(w instanceof Int32Array)) return `#${fallback}`;
+  let id = bufferIds.get(w.buffer);
+  if (id === undefined) bufferIds.set(w.buffer, (id = ++nextBuffer));
+  return `${id}:${w.byteOffset}`;
+}
+
+/** Plain Locks: the connection that took each one through this broker and has not released it. */
+const lockHolders = new Map<string, Conn>();
+/** Semaphores: permits out per connection. */
+const permitBooks = new Map<string, Map<Conn, number>>();
+
 let nextToken = 0;
 
-function errorReply(c: number, error: unknown) {
-  return { c, ok: false, e: serializeError(error) };
+function errorBody(error: unknown): Buffer {
+  const n = (error as { dropped?: unknown })?.dropped;
+  return serialize(
+    typeof n === 'number' ? { ok: false, e: serializeError(error), n } : { ok: false, e: serializeError(error) },
+  );
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isShutDown(error: unknown): boolean {
+  return error instanceof Error && error.name === 'QueueShutDown';
+}
+
+interface Frame {
+  c: number;
+  t: number;
+  msg: any;
 }
 
 class Conn {
@@ -90,18 +163,24 @@ class Conn {
   private readonly tokens = new Map<number, number>();
   private readonly pending = new Map<number, AbortController>();
   private readonly inflightCalls = new Set<Promise<unknown>>();
-  private readonly locks = new Map<number, number>();
-  private readonly permits = new Map<number, number>();
-  private readonly inflight = new Map<number, unknown[]>();
+  /** Batched puts in progress (waiting for room). */
+  private readonly putting = new Set<Promise<unknown>>();
+  /** Objects whose holdings matter when this connection closes. */
+  private readonly touched = new Map<number, Rec>();
+  /** Queue items handed out, not yet acknowledged as taken, per queue id. */
+  private readonly lent = new Map<number, unknown[]>();
+  /** Per child thread: requests waiting behind that thread's batched put. */
+  private readonly held = new Map<number, Frame[]>();
   private closed = false;
   private cleaned = false;
-  private backlog: any[] | null = null;
+  /** Connection-wide: requests waiting for an object to be revived. */
+  private backlog: Frame[] | null = null;
 
-  constructor(private readonly socket: Socket) {
+  constructor(socket: Socket) {
     this.writer = new FrameWriter(socket);
     socket.on('data', (chunk) => {
       try {
-        this.reader.push(chunk, (m) => this.receive(m));
+        this.reader.push(chunk, (c, t, body) => this.receive(c, t, body));
       } catch (error) {
         socket.destroy(error as Error);
       }
@@ -110,58 +189,84 @@ class Conn {
     socket.on('close', () => this.onClose());
   }
 
-  private reply(message: { c: number; ok: boolean; v?: unknown; e?: unknown }): void {
-    if (this.closed) return;
-    try {
-      frame(message);
-    } catch (error) {
-      message = errorReply(message.c, new TypeError(`conc broker: the result cannot be sent to a process: ${(error as Error).message}`));
-    }
-    this.writer.send(message);
+  private send(c: number, body: Uint8Array): void {
+    if (this.closed || c === 0) return;
+    this.writer.send(c, 0, body);
   }
 
-  private tokenFor(t: unknown): number {
-    const key = typeof t === 'number' ? t : -1;
-    let token = this.tokens.get(key);
+  private replyError(c: number, error: unknown): void {
+    this.send(c, errorBody(error));
+  }
+
+  private replyValue(c: number, v: unknown): void {
+    if (this.closed || c === 0) return;
+    let body: Buffer;
+    try {
+      body = serialize({ ok: true, v: typeof v === 'object' && v !== null ? encode(v, 'process', 'result') : v });
+    } catch (error) {
+      body = errorBody(
+        new TypeError(`conc broker: the result cannot be sent to a process: ${(error as Error).message}`),
+      );
+    }
+    this.send(c, body);
+  }
+
+  private tokenFor(t: number): number {
+    let token = this.tokens.get(t);
     if (token === undefined) {
       nextToken -= 1;
       token = nextToken;
-      this.tokens.set(key, token);
+      this.tokens.set(t, token);
     }
     return token;
   }
 
-  private receive(msg: any): void {
-    if (this.backlog) {
-      this.backlog.push(msg);
+  private receive(c: number, t: number, body: Buffer): void {
+    let msg: any;
+    try {
+      msg = deserialize(body);
+    } catch {
+      msg = undefined;
+    }
+    const f: Frame = { c, t, msg };
+    if (this.backlog && !(isObject(msg) && msg.k === 'abort')) {
+      this.backlog.push(f);
       return;
     }
-    this.handle(msg);
+    this.handle(f);
   }
 
-  /** Start one request; if its object is still being revived, hold this and later requests until it is. */
-  private handle(msg: any): void {
-    if (typeof msg !== 'object' || msg === null || typeof msg.k !== 'string') {
-      this.reply(errorReply(-1, new TypeError('conc broker: malformed request')));
+  /** Start one request, unless it must wait (its thread is held, or its object is still being revived). */
+  private handle(f: Frame): void {
+    const { c, t, msg } = f;
+    if (!isObject(msg) || typeof msg.k !== 'string') {
+      this.replyError(c, new TypeError('conc broker: malformed request'));
       return;
     }
-    const c = typeof msg.c === 'number' ? msg.c : -1;
-    if (msg.k === 'bye') return this.reply({ c, ok: true });
     if (msg.k === 'abort') {
-      this.pending.get(c)?.abort(new Error('aborted by the child'));
+      this.abort(c, t);
+      return;
+    }
+    const queue = this.held.get(t);
+    if (queue) {
+      queue.push(f);
+      return;
+    }
+    if (msg.k === 'bye') {
+      void Promise.allSettled([...this.putting]).then(() => this.send(c, serialize({ ok: true })));
       return;
     }
     if (msg.k !== 'call' && msg.k !== 'getMany' && msg.k !== 'putMany' && msg.k !== 'ack') {
-      this.reply(errorReply(c, new TypeError(`conc broker: unknown request kind ${JSON.stringify(msg.k)}`)));
+      this.replyError(c, new TypeError(`conc broker: unknown request kind ${JSON.stringify(msg.k)}`));
       return;
     }
     const found = lookup(msg.o);
     if (found === undefined) {
-      this.reply(errorReply(c, new TypeError(`conc broker: no primitive with id ${String(msg.o)}`)));
+      this.replyError(c, new TypeError(`conc broker: no primitive with id ${String(msg.o)}`));
       return;
     }
     if (found instanceof Promise) {
-      this.backlog = [msg];
+      this.backlog = [f];
       found.then(
         () => this.resume(),
         () => this.resume(),
@@ -169,71 +274,74 @@ class Conn {
       return;
     }
     try {
-      this.dispatch(msg, c, found);
+      this.dispatch(f, found);
     } catch (error) {
-      this.reply(errorReply(c, error));
+      this.replyError(c, error);
     }
+  }
+
+  private abort(c: number, t: number): void {
+    const reason = new Error('aborted by the child');
+    for (const list of [this.backlog, this.held.get(t)]) {
+      const i = list ? list.findIndex((f) => f.c === c && f.t === t) : -1;
+      if (i >= 0) {
+        list!.splice(i, 1);
+        this.replyError(c, reason);
+        return;
+      }
+    }
+    this.pending.get(c)?.abort(reason);
   }
 
   private resume(): void {
     const backlog = this.backlog ?? [];
     this.backlog = null;
-    while (backlog.length > 0 && !this.backlog) this.handle(backlog.shift());
-    if (this.backlog) (this.backlog as any[]).push(...backlog);
+    while (backlog.length > 0 && !this.backlog) this.handle(backlog.shift()!);
+    if (this.backlog) (this.backlog as Frame[]).push(...backlog);
   }
 
-  private dispatch(msg: any, c: number, rec: Rec): void {
+  /** Thread `t` may go on: run what it sent meanwhile, in order, until it is held again. */
+  private unhold(t: number): void {
+    const queue = this.held.get(t);
+    this.held.delete(t);
+    if (!queue) return;
+    while (queue.length > 0) {
+      const f = queue.shift()!;
+      if (this.closed && f.msg?.k !== 'putMany') continue;
+      this.handle(f);
+      const again = this.held.get(t);
+      if (again) {
+        again.push(...queue);
+        return;
+      }
+    }
+  }
+
+  private dispatch(f: Frame, rec: Rec): void {
+    const { c, t, msg } = f;
     const { obj } = rec;
     if (msg.k === 'putMany') {
-      if (!Array.isArray(msg.items)) throw new TypeError('conc broker: putMany without items');
-      for (const item of msg.items) {
-        try {
-          obj.putNowait(item);
-        } catch {
-          // A shut-down queue drops batched puts, as Python's feeder thread does.
-        }
-      }
+      this.putMany(c, t, rec, msg.items);
+      return;
+    }
+    if (msg.k === 'getMany') {
+      this.getMany(c, t, rec, msg);
       return;
     }
     if (msg.k === 'ack') {
       this.ack(rec, msg.n, msg.back === 1);
       return;
     }
-    if (msg.k === 'getMany') {
-      this.ack(rec, msg.ack, false);
-      const ac = new AbortController();
-      const options = { ...(isObject(msg.a?.[0]) ? msg.a[0] : {}), signal: ac.signal };
-      const max = Math.max(1, Math.min(4096, Number(msg.max) || 1));
-      const run = als.run(this.tokenFor(msg.t), () => obj.get(options));
-      this.track(
-        c,
-        ac,
-        Promise.resolve(run).then((first) => {
-          const items = [first];
-          let extra = Math.min(max - 1, Math.floor(Number(obj.qsize()) / 2));
-          while (extra-- > 0) {
-            try {
-              items.push(obj.getNowait());
-            } catch {
-              break;
-            }
-          }
-          const list = this.inflight.get(rec.id) ?? [];
-          list.push(...items);
-          this.inflight.set(rec.id, list);
-          if (this.closed) this.release(rec);
-          return items;
-        }),
-      );
-      return;
-    }
     // k === 'call'
-    const token = this.tokenFor(msg.t);
+    const token = this.tokenFor(t);
     let name: string = msg.m;
     if (typeof name !== 'string') throw new TypeError('conc broker: call without a method name');
     if (msg.g === 1) {
       if (!(name in obj)) throw new TypeError(`conc broker: ${rec.tag} has no property ${name}`);
-      this.reply({ c, ok: true, v: sendable(als.run(token, () => obj[name])) });
+      this.replyValue(
+        c,
+        als.run(token, () => obj[name]),
+      );
       return;
     }
     if (name.endsWith('Sync') && typeof obj[name.slice(0, -4)] === 'function') name = name.slice(0, -4);
@@ -248,6 +356,8 @@ class Conn {
       const given = args[msg.s];
       args[msg.s] = { ...(isObject(given) ? given : {}), signal: ac.signal };
     }
+    const rule = ruleOf(rec.tag);
+    if (rule.lockOf || rule.permits) this.touched.set(rec.id, rec);
     const result = als.run(token, () => fn.apply(obj, args));
     const after = (v: unknown) => {
       this.account(rec, name, args, v);
@@ -257,18 +367,130 @@ class Conn {
     if (result && typeof (result as any).then === 'function') {
       this.track(c, ac, Promise.resolve(result).then(after));
     } else {
-      this.reply({ c, ok: true, v: sendable(after(result)) });
+      this.replyValue(c, after(result));
     }
   }
 
-  private track(c: number, ac: AbortController | undefined, p: Promise<unknown>): void {
+  private putMany(c: number, t: number, rec: Rec, items: unknown): void {
+    if (!Array.isArray(items)) throw new TypeError('conc broker: putMany without items');
+    const q = rec.obj;
+    let i = 0;
+    let failure: unknown;
+    for (; i < items.length; i++) {
+      try {
+        q.putNowait(items[i]);
+      } catch (error) {
+        if ((error as Error)?.name === 'QueueFull') break;
+        if (isShutDown(error)) {
+          this.replyError(c, dropped(items.length - i));
+          return;
+        }
+        failure ??= error; // an item the queue refuses (too large): the others go in
+      }
+    }
+    if (i === items.length) {
+      if (failure) this.replyError(c, failure);
+      else this.send(c, OK);
+      return;
+    }
+    // Full (of bytes): wait for room, holding this thread's later requests.
+    this.held.set(t, []);
+    const rest = async () => {
+      for (; i < items.length; i++) {
+        try {
+          await q.put(items[i]);
+        } catch (error) {
+          if (isShutDown(error)) throw dropped(items.length - i);
+          failure ??= error;
+        }
+      }
+      if (failure) throw failure;
+    };
+    const p = rest().then(
+      () => this.send(c, OK),
+      (error) => this.replyError(c, error),
+    );
+    this.putting.add(p);
+    void p.finally(() => {
+      this.putting.delete(p);
+      this.unhold(t);
+    });
+  }
+
+  private getMany(c: number, t: number, rec: Rec, msg: any): void {
+    this.ack(rec, msg.ack, false);
+    this.touched.set(rec.id, rec);
+    const q = rec.obj;
+    const max = Math.max(1, Math.min(4096, Number(msg.max) || 1));
+    const consumers = (rec.consumers ??= new Map());
+    let first: unknown;
+    let got = false;
+    try {
+      first = q.getNowait();
+      got = true;
+    } catch (error) {
+      if ((error as Error)?.name !== 'QueueEmpty') throw error;
+    }
+    if (got || msg.wait === 0) {
+      consumers.set(this, performance.now());
+      const items = got ? this.takeMore(rec, [first], max) : [];
+      this.send(c, serialize({ ok: true, v: items }));
+      return;
+    }
+    consumers.set(this, Number.POSITIVE_INFINITY);
+    const ac = new AbortController();
+    const options = { ...(isObject(msg.a?.[0]) ? msg.a[0] : {}), signal: ac.signal };
+    const run = als.run(this.tokenFor(t), () => q.get(options)) as Promise<unknown>;
+    const p = run.then(
+      (item) => {
+        consumers.set(this, performance.now());
+        const items = this.takeMore(rec, [item], max);
+        if (this.closed) this.release(rec);
+        return items;
+      },
+      (error) => {
+        consumers.set(this, performance.now());
+        throw error;
+      },
+    );
+    this.track(c, ac, p, true);
+  }
+
+  /** Add up to max - 1 more items to `items` (at most half of what is left if others fetch too); lend them all. */
+  private takeMore(rec: Rec, items: unknown[], max: number): unknown[] {
+    const q = rec.obj;
+    let extra = max - 1;
+    if (extra > 0) {
+      const now = performance.now();
+      let others = false;
+      for (const [conn, at] of rec.consumers!) {
+        if (conn === this) continue;
+        if (conn.closed) rec.consumers!.delete(conn);
+        else if (now - at < 200) others = true;
+      }
+      if (others) extra = Math.min(extra, Math.floor(Number(q.qsize()) / 2));
+      while (extra-- > 0) {
+        try {
+          items.push(q.getNowait());
+        } catch {
+          break;
+        }
+      }
+    }
+    let list = this.lent.get(rec.id);
+    if (!list) this.lent.set(rec.id, (list = []));
+    for (const item of items) list.push(item);
+    return items;
+  }
+
+  private track(c: number, ac: AbortController | undefined, p: Promise<unknown>, raw = false): void {
     if (ac) this.pending.set(c, ac);
     const settled = p.then(
-      (v) => this.reply({ c, ok: true, v: sendable(v) }),
-      (e) => this.reply(errorReply(c, e)),
+      (v) => (raw ? this.send(c, serialize({ ok: true, v })) : this.replyValue(c, v)),
+      (e) => this.replyError(c, e),
     );
     this.inflightCalls.add(settled);
-    settled.finally(() => {
+    void settled.finally(() => {
       this.pending.delete(c);
       this.inflightCalls.delete(settled);
     });
@@ -278,35 +500,38 @@ class Conn {
   private account(rec: Rec, name: string, args: unknown[], v: unknown): void {
     const rule = ruleOf(rec.tag);
     if (rule.lockOf) {
-      const n = this.locks.get(rec.id) ?? 0;
-      if ((name === 'acquire' || name === 'tryAcquire') && v === true) this.locks.set(rec.id, n + 1);
-      else if (name === 'release') this.locks.set(rec.id, Math.max(0, n - 1));
-      else if (!this.locks.has(rec.id)) this.locks.set(rec.id, 0);
+      const lock = rule.lockOf(rec.obj);
+      if (isOwnedLock(lock)) return; // RLocks know their owner (a token of this connection)
+      const key = keyOf(lock, rec.id);
+      if ((name === 'acquire' || name === 'tryAcquire') && v === true) lockHolders.set(key, this);
+      else if (name === 'release') lockHolders.delete(key); // whoever took it, it is free now
     } else if (rule.permits) {
-      const n = this.permits.get(rec.id) ?? 0;
-      if ((name === 'acquire' || name === 'tryAcquire') && v === true) this.permits.set(rec.id, n + 1);
-      else if (name === 'release') this.permits.set(rec.id, Math.max(0, n - (typeof args[0] === 'number' ? args[0] : 1)));
+      const key = keyOf(rec.obj, rec.id);
+      let book = permitBooks.get(key);
+      if (!book) permitBooks.set(key, (book = new Map()));
+      if ((name === 'acquire' || name === 'tryAcquire') && v === true) book.set(this, (book.get(this) ?? 0) + 1);
+      else if (name === 'release') {
+        let n = typeof args[0] === 'number' && args[0] > 0 ? args[0] : 1;
+        // The releaser's own permits first, then anyone's: never more on the books than are out.
+        for (const conn of [this, ...book.keys()]) {
+          const held = book.get(conn) ?? 0;
+          const take = Math.min(held, n);
+          if (take > 0) {
+            if (held === take) book.delete(conn);
+            else book.set(conn, held - take);
+            n -= take;
+          }
+          if (n === 0) break;
+        }
+      }
     }
   }
 
   private ack(rec: Rec, n: unknown, giveBack: boolean): void {
-    const list = this.inflight.get(rec.id);
+    const list = this.lent.get(rec.id);
     if (!list) return;
     if (typeof n === 'number' && n > 0) list.splice(0, n);
-    if (giveBack) this.putBack(rec, list.splice(0));
-  }
-
-  private putBack(rec: Rec, items: unknown[]): void {
-    if (items.length === 0) return;
-    const joinable = ruleOf(rec.tag).queue?.joinable;
-    let chain: Promise<unknown> = Promise.resolve();
-    for (const item of items) {
-      chain = chain.then(async () => {
-        await rec.obj.put(item);
-        if (joinable) rec.obj.taskDone();
-      });
-    }
-    chain.catch(() => {});
+    if (giveBack) putBack(rec, list.splice(0));
   }
 
   /** Give back everything this (closed) connection holds on `rec`. */
@@ -317,20 +542,27 @@ class Conn {
         const lock = rule.lockOf(rec.obj);
         if (isOwnedLock(lock)) {
           for (const token of this.tokens.values()) lock.releaseAbandoned(token);
-        } else if ((this.locks.get(rec.id) ?? 0) > 0 && lock.locked) {
-          lock.releaseAbandoned();
+        } else {
+          const key = keyOf(lock, rec.id);
+          if (lockHolders.get(key) === this) {
+            lockHolders.delete(key);
+            if (lock.locked) lock.releaseAbandoned();
+          }
         }
-        this.locks.set(rec.id, 0);
       } else if (rule.permits) {
-        const n = this.permits.get(rec.id) ?? 0;
-        this.permits.set(rec.id, 0);
+        const book = permitBooks.get(keyOf(rec.obj, rec.id));
+        const n = book?.get(this) ?? 0;
+        book?.delete(this);
         if (n > 0) rec.obj.release(n);
       } else if (rule.queue) {
-        const list = this.inflight.get(rec.id);
-        if (list) this.putBack(rec, list.splice(0));
+        rec.consumers?.delete(this);
+        const list = this.lent.get(rec.id);
+        if (list) putBack(rec, list.splice(0));
       }
     } catch (error) {
-      process.stderr.write(`conc broker: could not release ${rec.tag} held by a dead child: ${(error as Error).message}\n`);
+      process.stderr.write(
+        `conc broker: could not release ${rec.tag} held by a dead child: ${(error as Error).message}\n`,
+      );
     }
   }
 
@@ -338,6 +570,11 @@ class Conn {
     if (this.closed) return;
     this.closed = true;
     for (const ac of this.pending.values()) ac.abort(new Error('conc: the child process disconnected'));
+    // Held requests other than puts will never be answered; puts are completed (the child did put them).
+    for (const queue of this.held.values()) {
+      for (let i = queue.length - 1; i >= 0; i--) if (queue[i].msg?.k !== 'putMany') queue.splice(i, 1);
+    }
+    this.backlog = this.backlog?.filter((f) => f.msg?.k === 'putMany') ?? null;
     const settle = Promise.allSettled([...this.inflightCalls]);
     const grace = new Promise((r) => setTimeout(r, 250));
     void Promise.race([settle, grace]).then(() => this.cleanup());
@@ -346,22 +583,48 @@ class Conn {
   private cleanup(): void {
     if (this.cleaned) return;
     this.cleaned = true;
-    const ids = new Set<number>([...this.locks.keys(), ...this.permits.keys(), ...this.inflight.keys()]);
-    for (const id of ids) {
-      const rec = objects.get(id);
-      if (rec && !(rec instanceof Promise)) this.release(rec);
-    }
+    for (const rec of this.touched.values()) this.release(rec);
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+const OK = serialize({ ok: true });
+
+/** A batch refused by a shut-down queue: `n` of its items were not enqueued (the child words the message). */
+function dropped(n: number): Error {
+  return Object.assign(new Error(`the queue is shut down (${n} item${n === 1 ? '' : 's'} not enqueued)`), {
+    name: 'QueueShutDown',
+    dropped: n,
+  });
 }
 
-/** Results go back by value; a primitive (which would arrive as `{}`) is refused instead. */
-function sendable(v: unknown): unknown {
-  if (shareTag(v) !== undefined) return undefined;
-  return v;
+/** Put items back at the tail (a JoinableQueue counts them done again: they were counted when first put). */
+function putBack(rec: Rec, items: unknown[]): void {
+  if (items.length === 0) return;
+  const q = rec.obj;
+  const joinable = ruleOf(rec.tag).queue?.joinable;
+  let i = 0;
+  const one = () => {
+    if (joinable) q.taskDone();
+  };
+  for (; i < items.length; i++) {
+    try {
+      q.putNowait(items[i]);
+      one();
+    } catch {
+      break;
+    }
+  }
+  if (i === items.length) return;
+  void (async () => {
+    for (; i < items.length; i++) {
+      try {
+        await q.put(items[i]);
+        one();
+      } catch {
+        // shut down meanwhile: nowhere to put it
+      }
+    }
+  })();
 }
 
 const server = createServer((socket) => new Conn(socket));

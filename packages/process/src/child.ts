@@ -1,79 +1,120 @@
 /**
- * The bootstrap every Process runs in its child (bundled to dist/child.cjs,
- * kept small: start-to-first-line is within a few ms of a raw fork).
+ * The bootstrap every Process runs in its child (bundled to dist/child.cjs).
+ * It is kept tiny and loads nothing it does not need: start to first line of
+ * the target is what a user waits for.
  *
  *   1. Wait for the boot message (target, encoded args, name) on the IPC
  *      channel, then unref the channel: it must not keep the child alive.
- *   2. Orphan watch: 'disconnect' of the IPC channel (parent gone) kills the
- *      child; so does a watcher thread that does not share the main thread's
- *      fate (a busy main thread never sees 'disconnect'): the bridge thread
- *      when args hold primitives, else a tiny thread polling process.ppid.
- *   3. If args hold references to a broker's primitives: create the mailbox,
- *      start the bridge thread (client-worker.cjs), load client.cjs (the
- *      reviver). Connections to brokers are made lazily, on first use.
- *   4. Resolve the target (function source, or `{ module, export }`
- *      imported), revive args with core's decode, run it, await it.
+ *      Its 'disconnect' (parent gone) kills the child while the main thread
+ *      is free.
+ *   2. If args hold references to a broker's primitives: load client.cjs
+ *      (the reviver, with @conc/core) and start the bridge thread
+ *      (client-worker.cjs) first, so that its start overlaps the target's
+ *      import; it also watches for the parent's death. Connections to
+ *      brokers are made lazily, on first use.
+ *   3. Resolve the target (function source, or `{ module, export }`
+ *      imported; a module target's URL also comes in argv, so its import
+ *      starts before the boot message is read) and revive the args.
+ *      A target busy in a loop never lets 'disconnect' be seen: the
+ *      parent's watchdog (watchdog.ts) kills this child if the parent dies.
+ *      Where the parent has none (`boot.watch`), a tiny watcher thread
+ *      starts now, once the target is loaded (a thread starting alongside
+ *      the import slows the import down), but before the target runs.
+ *   4. Run the target, await it.
  *   5. Success: flush batched queue puts and acknowledgements and wait for
  *      every broker to confirm (so what the child did is visible before its
- *      parent's join returns), then let the event loop drain (exit code 0).
- *      Failure: the same flush, then send { k: 'error', e } and exit(1).
+ *      parent's join returns; a put the owner refused and no later put
+ *      reported fails the child now), then let the event loop drain (exit
+ *      code 0). Failure: the same flush, then send { k: 'error', e } and
+ *      exit(1).
  */
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
-import { decode, loadModule } from '@conc/core';
-import { serializeError } from '@conc/thread';
+import { join } from 'node:path';
 import type { ChildBoot } from './process.js';
-import { MB_WORDS } from './wire.js';
+import { serializeError } from './errors.js';
+
+const ppid = process.ppid;
 
 function suicide(): void {
   process.kill(process.pid, 'SIGKILL');
 }
 
-function hasRemote(value: unknown): boolean {
+function hasMarker(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
-  if ((value as any).__conc_shared__ !== undefined && (value as any).remote !== undefined) return true;
-  if (Array.isArray(value)) return value.some(hasRemote);
-  if (Object.getPrototypeOf(value) === Object.prototype) return Object.values(value).some(hasRemote);
+  if ((value as any).__conc_shared__ !== undefined) return true;
+  if (Array.isArray(value) || value instanceof Set) {
+    for (const v of value) if (hasMarker(v)) return true;
+    return false;
+  }
+  if (value instanceof Map) {
+    for (const v of value.values()) if (hasMarker(v)) return true;
+    return false;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const v of Object.values(value)) if (hasMarker(v)) return true;
   return false;
 }
 
-const sourceRequire = createRequire(`${process.cwd()}/`);
+const WATCHER = `const p = ${ppid}; const check = () => { if (process.ppid !== p) process.kill(process.pid, 'SIGKILL'); };
+check(); setInterval(check, 200);`;
+
+function startWatcher(): void {
+  const wt: typeof import('node:worker_threads') = require('node:worker_threads');
+  // stdout/stderr: true, so that creating it does not set up this process's stdio streams.
+  new wt.Worker(WATCHER, { eval: true, env: wt.SHARE_ENV, stdout: true, stderr: true }).unref();
+}
+
+function load(url: string): Promise<unknown> {
+  if (url.endsWith('.cjs')) {
+    const path = url.startsWith('file:') ? require('node:url').fileURLToPath(url) : url;
+    return new Promise((resolve) => resolve(require('node:module').createRequire(path)(path)));
+  }
+  return import(url);
+}
+
+// The parent passes a module target's URL in argv: start importing it now.
+const early = process.argv[2] ? { url: process.argv[2], mod: load(process.argv[2]) } : undefined;
+early?.mod.catch(() => {}); // reported when the target is resolved
 
 async function resolveTarget(target: ChildBoot['target']): Promise<(...args: unknown[]) => unknown> {
   if (target.kind === 'source') {
+    const sourceRequire = require('node:module').createRequire(`${process.cwd()}/`);
     // eslint-disable-next-line no-new-func
     return new Function('require', `return (${target.source});`)(sourceRequire);
   }
-  const mod = (await loadModule(target.url)) as Record<string, unknown>;
+  const url = target.url;
+  const mod = (await (url === early?.url ? early.mod : load(url))) as Record<string, unknown>;
   const fn =
-    target.export === 'default' && typeof mod.default !== 'function' ? (mod.default as any)?.default : mod[target.export];
+    target.export === 'default' && typeof mod.default !== 'function'
+      ? (mod.default as any)?.default
+      : mod[target.export];
   if (typeof fn !== 'function') {
     const names = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
     throw new TypeError(
-      `Process target: module ${target.url} has no exported function "${target.export}"` +
+      `Process target: module ${url} has no exported function "${target.export}"` +
         (names.length ? ` (its exported functions: ${names.join(', ')})` : ''),
     );
   }
   return fn as (...args: unknown[]) => unknown;
 }
 
-let client: typeof import('./client.js') | undefined;
+type Client = typeof import('./client.js');
 
 async function run(boot: ChildBoot): Promise<void> {
-  const ppid = process.ppid;
-  if (hasRemote(boot.args)) {
-    const mailbox = new SharedArrayBuffer(MB_WORDS * 4);
-    client = createRequire(__filename)(`${__dirname}/client.cjs`) as typeof import('./client.js');
-    client.setMailbox(mailbox);
-    new Worker(`${__dirname}/client-worker.cjs`, { workerData: { mailbox, ppid } }).unref();
-  } else {
-    new Worker(
-      `const p = ${ppid}; setInterval(() => { if (process.ppid !== p) process.kill(process.pid, 'SIGKILL'); }, 200);`,
-      { eval: true },
-    ).unref();
+  let client: Client | undefined;
+  if (hasMarker(boot.args)) {
+    client = require(join(__dirname, 'client.cjs')) as Client;
+    client.startBridge(ppid);
   }
   try {
-    const [fn, args] = await Promise.all([resolveTarget(boot.target), decode(boot.args)]);
+    let fn: (...args: unknown[]) => unknown;
+    let args: unknown;
+    if (client) [fn, args] = await Promise.all([resolveTarget(boot.target), client.decodeArgs(boot.args)]);
+    else {
+      fn = await resolveTarget(boot.target);
+      args = boot.args;
+      if (boot.watch) startWatcher();
+    }
     await fn(...(args as unknown[]));
     if (client) await client.shutdownThread();
     process.exitCode = 0;
@@ -87,14 +128,14 @@ async function run(boot: ChildBoot): Promise<void> {
     try {
       if (client) await client.shutdownThread();
     } catch {
-      // the parent may be gone; report anyway
+      // the parent may be gone, or this is a later queue error: the target's own error is the one to report
     }
     process.send!({ k: 'error', e: data }, () => process.exit(1));
   }
 }
 
+process.on('disconnect', suicide);
 process.once('message', (boot: ChildBoot) => {
   process.channel?.unref();
   void run(boot);
 });
-process.on('disconnect', suicide);

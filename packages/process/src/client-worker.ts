@@ -2,7 +2,8 @@
  * The child's bridge thread: owns the sockets to the brokers of the parent
  * (and of any other process whose primitives this child was handed), relays
  * requests from the child's threads and routes replies back, and watches for
- * the parent's death.
+ * the parent's death. It never parses a body: requests arrive serialized
+ * from the calling thread, replies go back as the broker wrote them.
  *
  *   thread --BroadcastChannel "conc.process.t<id>"--> here --socket--> broker
  *   broker --socket--> here --channel + wake word bump/notify--> thread
@@ -11,6 +12,8 @@
  *   - Frames to one broker are written in the order the requests arrived
  *     from one thread (one BroadcastChannel per thread keeps order), so a
  *     thread's batched puts always precede its later requests.
+ *   - Call ids are renumbered per socket (threads number their own calls);
+ *     an abort names the call by the thread's id and is mapped the same way.
  *   - Connections are made lazily, on the first request for a socket; frames
  *     wait (in order) while it connects; a broker that is not listening yet
  *     is retried for 10 s.
@@ -20,6 +23,7 @@
  *     so it works while the child's main thread is busy.
  */
 import { connect, type Socket } from 'node:net';
+import { serialize } from 'node:v8';
 import { BroadcastChannel, workerData } from 'node:worker_threads';
 import { FrameReader, FrameWriter, MB_READY } from './wire.js';
 
@@ -30,6 +34,7 @@ function die(): never {
   process.kill(process.pid, 'SIGKILL');
   throw new Error('unreachable');
 }
+if (process.ppid !== parentPid) die();
 setInterval(() => {
   if (process.ppid !== parentPid) die();
 }, 200);
@@ -45,10 +50,17 @@ function bump(slot: number): void {
   Atomics.notify(mb, slot);
 }
 
+/** What a thread posts: socket, its call id (0: no reply), the serialized body; x: an abort of call c. */
+interface Out {
+  s: string;
+  c: number;
+  b: Uint8Array;
+  x?: 1;
+}
+
 class Link {
-  private socket: Socket | undefined;
   private writer: FrameWriter | undefined;
-  private readonly waiting: unknown[] = [];
+  private readonly waiting: [number, number, Uint8Array][] = [];
   private next = 1;
   private readonly routes = new Map<number, { t: number; c: number }>();
   private readonly byCaller = new Map<string, number>();
@@ -59,18 +71,21 @@ class Link {
   }
 
   private open(): void {
-    const socket = connect(this.path);
+    const socket: Socket = connect(this.path);
     let connected = false;
     socket.on('connect', () => {
       connected = true;
-      this.socket = socket;
       this.writer = new FrameWriter(socket);
-      for (const m of this.waiting.splice(0)) this.writer.send(m);
+      for (const [c, t, b] of this.waiting.splice(0)) this.writer.send(c, t, b);
     });
     const reader = new FrameReader();
-    socket.on('data', (chunk) => reader.push(chunk, (m) => this.onReply(m as any)));
+    socket.on('data', (chunk) => reader.push(chunk, (c, _t, body) => this.onReply(c, body)));
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (!connected && (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') && Date.now() - this.started < 10_000) {
+      if (
+        !connected &&
+        (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') &&
+        Date.now() - this.started < 10_000
+      ) {
         setTimeout(() => this.open(), 20);
         return;
       }
@@ -82,47 +97,49 @@ class Link {
   }
 
   private failAll(error: Error): void {
-    for (const m of this.waiting.splice(0) as any[]) {
-      if (typeof m.c === 'number') this.onReply({ c: m.c, ok: false, e: { name: 'Error', message: `conc: cannot reach the process that owns this primitive (${error.message})` } });
-    }
+    const body = serialize({
+      ok: false,
+      e: { name: 'Error', message: `conc: cannot reach the process that owns this primitive (${error.message})` },
+    });
+    for (const [c] of this.waiting.splice(0)) if (c !== 0) this.onReply(c, body);
   }
 
-  send(t: number, msg: any): void {
-    delete msg.sock;
-    if (msg.k === 'abort') {
-      const c = this.byCaller.get(`${t}:${msg.c}`);
-      if (c === undefined) return;
-      msg.c = c;
-    } else if (typeof msg.c === 'number') {
-      const c = this.next++;
-      this.routes.set(c, { t, c: msg.c });
-      this.byCaller.set(`${t}:${msg.c}`, c);
-      msg.c = c;
+  send(t: number, m: Out): void {
+    let c = 0;
+    if (m.x) {
+      const mapped = this.byCaller.get(`${t}:${m.c}`);
+      if (mapped === undefined) return; // answered already
+      c = mapped;
+    } else if (m.c !== 0) {
+      c = this.next;
+      this.next = this.next >= 0xfffffff0 ? 1 : this.next + 1;
+      this.routes.set(c, { t, c: m.c });
+      this.byCaller.set(`${t}:${m.c}`, c);
     }
-    if (this.writer) this.writer.send(msg);
-    else this.waiting.push(msg);
+    if (this.writer) this.writer.send(c, t, m.b);
+    else this.waiting.push([c, t, m.b]);
   }
 
-  private onReply(r: { c: number; ok: boolean; v?: unknown; e?: unknown }): void {
-    const route = this.routes.get(r.c);
+  private onReply(c: number, body: Uint8Array): void {
+    const route = this.routes.get(c);
     if (!route) return;
-    this.routes.delete(r.c);
+    this.routes.delete(c);
     this.byCaller.delete(`${route.t}:${route.c}`);
     const link = threads.get(route.t);
     if (!link) return;
-    r.c = route.c;
-    link.bc.postMessage(r);
+    // A copy of exactly the body (the reader's buffer holds other frames too).
+    link.bc.postMessage({ c: route.c, b: new Uint8Array(body) });
     bump(link.slot);
   }
 }
 
 const links = new Map<string, Link>();
 
-function fromThread(t: number, msg: any): void {
-  if (typeof msg?.sock !== 'string') return;
-  let link = links.get(msg.sock);
-  if (!link) links.set(msg.sock, (link = new Link(msg.sock)));
-  link.send(t, msg);
+function fromThread(t: number, m: Out): void {
+  if (typeof m?.s !== 'string' || !(m.b instanceof Uint8Array)) return;
+  let link = links.get(m.s);
+  if (!link) links.set(m.s, (link = new Link(m.s)));
+  link.send(t, m);
 }
 
 const hello = new BroadcastChannel('conc.process.hello');

@@ -3,12 +3,16 @@
  *
  * Lifecycle:
  *   new -> start() -> running -> exited (exitCode set)
- *   start() forks dist/child.cjs (a small bundled bootstrap) with stdio
- *   inherited, so the child's lines reach the same stdout as the parent's,
- *   in the order they were written. The boot message (target, encoded args,
- *   name) goes over the fork IPC channel ('advanced' serialization, so args
- *   are structured-cloned). The child reports only failure: it sends
- *   { k: 'error', e: {name, message, stack} } and exits with code 1.
+ *   start() forks dist/child.cjs (a tiny bootstrap) with stdio inherited, so
+ *   the child's lines reach the same stdout as the parent's, in the order
+ *   they were written. A module target's URL also goes in argv (the child
+ *   starts importing it at once); the boot message (target, encoded args,
+ *   name, whether the child must watch for its parent itself) goes over the
+ *   fork IPC channel ('advanced' serialization, so args are
+ *   structured-cloned). The child is registered with the parent's watchdog
+ *   (watchdog.ts), which kills it if the parent dies. The child reports
+ *   only failure: it sends { k: 'error', e: {name, message, stack} } and
+ *   exits with code 1.
  *   `join` waits for 'close' (exit seen and IPC channel closed, so an error
  *   report sent before exit is never missed).
  *
@@ -42,6 +46,7 @@ import {
 } from '@conc/core';
 import { type SerializedError, type Target, reviveError, targetSpec } from '@conc/thread';
 import { installProcessSharer } from './broker.js';
+import { forgetChild, watchChild } from './watchdog.js';
 
 export interface ProcessOptions<A extends unknown[] = any[]> {
   /** What the child runs: a self-contained function, or `{ module, export }`. */
@@ -58,6 +63,8 @@ export interface ChildBoot {
   target: ReturnType<typeof targetSpec>;
   args: unknown;
   name: string;
+  /** No watchdog watches this child (see watchdog.ts): it must watch for its parent's death itself. */
+  watch: boolean;
 }
 
 let counter = 0;
@@ -80,10 +87,12 @@ function checkCrossable(value: unknown, path: string, seen = new Set<object>()):
       `Process.start: ${path} is a ${value.constructor.name} over a SharedArrayBuffer; processes share no memory, so it cannot be sent to a child process (pass a conc primitive such as a Queue, or copy it with .slice())`,
     );
   }
-  if (Array.isArray(value)) value.forEach((v, i) => checkCrossable(v, `${path}[${i}]`, seen));
-  else if (value instanceof Map) for (const [k, v] of value) checkCrossable(v, `${path}.get(${String(k)})`, seen);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) checkCrossable(value[i], `${path}[${i}]`, seen);
+  } else if (value instanceof Map) for (const [k, v] of value) checkCrossable(v, `${path}.get(${String(k)})`, seen);
   else if (value instanceof Set) for (const v of value) checkCrossable(v, `${path} (a Set member)`, seen);
-  else if (!ArrayBuffer.isView(value)) for (const k of Object.keys(value)) checkCrossable((value as any)[k], `${path}.${k}`, seen);
+  else if (!ArrayBuffer.isView(value))
+    for (const k of Object.keys(value)) checkCrossable((value as any)[k], `${path}.${k}`, seen);
 }
 
 /**
@@ -138,7 +147,9 @@ export class Process<A extends unknown[] = any[]> {
   /** Start the child. Throws if called twice, or if an argument cannot be sent to a process. */
   start(): this {
     if (this.child) {
-      throw new ConcRuntimeError(`Process.start: ${this.name} was already started (a process can only be started once)`);
+      throw new ConcRuntimeError(
+        `Process.start: ${this.name} was already started (a process can only be started once)`,
+      );
     }
     checkCrossable(this.args, 'args');
     const encoded = encode(this.args, 'process', 'args');
@@ -146,11 +157,18 @@ export class Process<A extends unknown[] = any[]> {
       serialize(encoded);
     } catch (error) {
       const where = findUncloneable(encoded, 'args') ?? (error as Error).message;
-      throw new DataCloneError(`Process.start: ${where}; only structured-clonable values and conc primitives can be sent to a child process`);
+      throw new DataCloneError(
+        `Process.start: ${where}; only structured-clonable values and conc primitives can be sent to a child process`,
+      );
     }
-    const boot: ChildBoot = { k: 'boot', target: this.spec, args: encoded, name: this.name };
-    const child = fork(childFile, [], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    const boot: ChildBoot = { k: 'boot', target: this.spec, args: encoded, name: this.name, watch: true };
+    // A module target's URL also goes in argv, so the child starts importing it
+    // before the boot message is read (the import overlaps the IPC hop).
+    const argv = this.spec.kind === 'module' ? [this.spec.url] : [];
+    const child = fork(childFile, argv, { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     this.child = child;
+    const pid = child.pid;
+    boot.watch = !watchChild(pid);
     child.on('message', (m: any) => {
       if (m && m.k === 'error') this.error = m.e;
     });
@@ -158,6 +176,7 @@ export class Process<A extends unknown[] = any[]> {
       this.spawnError ??= error;
     });
     child.on('exit', (code, signal) => {
+      forgetChild(pid);
       this._exitCode = code ?? (signal ? -((constants.signals as Record<string, number>)[signal] ?? 1) : -1);
     });
     child.on('close', () => {

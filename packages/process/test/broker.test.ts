@@ -6,9 +6,12 @@ import { Process } from '@conc/process';
 import { describe, expect, it } from 'vitest';
 import { finish, targets } from './helpers.js';
 
-function frame(body: Buffer): Buffer {
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(body.length);
+/** A request frame as the bridge writes it: u32 length | u32 call id | i32 thread | body. */
+function frame(c: number, body: Buffer): Buffer {
+  const head = Buffer.alloc(12);
+  head.writeUInt32LE(body.length + 8, 0);
+  head.writeUInt32LE(c, 4);
+  head.writeInt32LE(1, 8);
   return Buffer.concat([head, body]);
 }
 
@@ -32,19 +35,19 @@ describe('broker', () => {
       buf = Buffer.concat([buf, d]);
       while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32LE(0)) {
         const len = buf.readUInt32LE(0);
-        replies.push(deserialize(buf.subarray(4, 4 + len)));
+        replies.push({ c: buf.readUInt32LE(4), ...deserialize(buf.subarray(12, 4 + len)) });
         buf = buf.subarray(4 + len);
       }
     });
-    s.write(frame(Buffer.from('not v8 at all')));
-    s.write(frame(serialize({ k: 'launch-missiles', c: 1 })));
-    s.write(frame(serialize({ k: 'call', c: 2, t: 0, o: 999_999, m: 'acquire', a: [] })));
-    s.write(frame(serialize({ k: 'call', c: 3, t: 0, o: id, m: 'noSuchMethod', a: [] })));
-    s.write(frame(serialize({ k: 'call', c: 4, t: 0, o: id, m: 'tryAcquire', a: [] })));
+    s.write(frame(5, Buffer.from('not v8 at all')));
+    s.write(frame(1, serialize({ k: 'launch-missiles' })));
+    s.write(frame(2, serialize({ k: 'call', o: 999_999, m: 'acquire', a: [] })));
+    s.write(frame(3, serialize({ k: 'call', o: id, m: 'noSuchMethod', a: [] })));
+    s.write(frame(4, serialize({ k: 'call', o: id, m: 'tryAcquire', a: [] })));
     const end = Date.now() + 5000;
     while (replies.length < 5 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     const byCall = new Map(replies.map((r) => [r.c, r]));
-    expect(byCall.get(-1).ok).toBe(false);
+    expect(byCall.get(5).e.message).toMatch(/malformed request/);
     expect(byCall.get(1).e.message).toMatch(/unknown request kind/);
     expect(byCall.get(2).e.message).toMatch(/no primitive with id/);
     expect(byCall.get(3).e.message).toMatch(/has no method noSuchMethod/);
@@ -57,7 +60,10 @@ describe('broker', () => {
     expect(lock.abandoned).toBe(true);
     lock.release();
     // Others are still served.
-    const p = new Process({ target: { module: targets, export: 'incrementUnderLock' }, args: [lock, '/dev/null', 0] }).start();
+    const p = new Process({
+      target: { module: targets, export: 'incrementUnderLock' },
+      args: [lock, '/dev/null', 0],
+    }).start();
     await finish(p);
     expect(p.exitCode).toBe(0);
   }, 30_000);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Process } from '@conc/process';
+import { onTestFinished } from 'vitest';
 
 export const targets = new URL('./fixtures/targets.mjs', import.meta.url).href;
 
@@ -45,11 +46,14 @@ export async function until(cond: () => boolean, timeout: number, what: string):
   }
 }
 
-/** Run `node -e source` (ESM) with stdout captured line by line. */
+/** Run `node -e source` (ESM) with stdout captured line by line; killed when the test ends (if still running). */
 export function runNode(source: string) {
   const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: new URL('.', import.meta.url).pathname,
+  });
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   const lines: string[] = [];
   let buf = '';

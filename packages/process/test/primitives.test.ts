@@ -1,7 +1,9 @@
+import { Barrier } from '@conc/barrier';
 import { Condition } from '@conc/condition';
 import { Event } from '@conc/event';
 import { Process } from '@conc/process';
 import { JoinableQueue, Queue } from '@conc/queue';
+import { Lock } from '@conc/lock';
 import { Semaphore } from '@conc/semaphore';
 import { describe, expect, it } from 'vitest';
 import { finish, targets } from './helpers.js';
@@ -22,7 +24,10 @@ describe('Queue across processes', () => {
     await q.put(null);
     await q.put(null);
     for (const p of consumers) await finish(p);
-    const got = [...((await results.get({ timeout: 5000 })) as number[]), ...((await results.get({ timeout: 5000 })) as number[])];
+    const got = [
+      ...((await results.get({ timeout: 5000 })) as number[]),
+      ...((await results.get({ timeout: 5000 })) as number[]),
+    ];
     expect(got.length).toBe(2 * n);
     expect(got.sort((a, b) => a - b)).toEqual(Array.from({ length: 2 * n }, (_, i) => i));
     expect(q.qsize()).toBe(0);
@@ -47,6 +52,35 @@ describe('Queue across processes', () => {
     for (let i = 0; i < n; i++) sum += (await b.get({ timeout: 5000 })) as number;
     expect(sum).toBe((n * (n - 1)) / 2 + n);
   }, 60_000);
+
+  it('concurrent async gets in a child: served in order; a timeout and an abort leave the line, taking nothing', async () => {
+    const q = new Queue<number>();
+    const out = new Queue<any>();
+    const n = 300;
+    const p = new Process({ target: t('concurrentGets'), args: [q, out, n] }).start();
+    expect(await out.get({ timeout: 20_000 })).toBe('ready');
+    for (let i = 0; i < n; i++) {
+      await q.put(i);
+      if (i % 25 === 0) await new Promise((r) => setTimeout(r, 2)); // items trickle in
+    }
+    const r = await out.get({ timeout: 20_000 });
+    expect(r.outcomes).toEqual(['QueueEmpty', 'aborted']);
+    expect(r.got).toEqual(Array.from({ length: n }, (_, i) => i));
+    await finish(p);
+    expect(q.qsize()).toBe(0);
+  }, 30_000);
+
+  it("a child's own Thread puts: every item is in the queue when the child's join returns", async () => {
+    const q = new Queue<number>();
+    const n = 5000;
+    const p = new Process({ target: t('putFromThread'), args: [q, n] }).start();
+    await finish(p);
+    expect(p.exitCode).toBe(0);
+    expect(q.qsize()).toBe(n);
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += q.getNowait();
+    expect(sum).toBe((n * (n - 1)) / 2);
+  }, 30_000);
 
   it('JoinableQueue: taskDone from a child lets the parent join', async () => {
     const q = new JoinableQueue();
@@ -105,6 +139,49 @@ describe('Event, Semaphore, Condition across processes', () => {
     const end = Date.now() + 3000;
     while (sem.value !== 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     expect(sem.value).toBe(2);
+    expect(cond.lock.locked).toBe(false);
+  }, 30_000);
+
+  it('a Barrier(3) across the parent and two children: arrival indices {0, 1, 2}', async () => {
+    const barrier = new Barrier(3);
+    const out = new Queue();
+    const a = new Process({ target: t('barrierWait'), args: [barrier, out, 'a', true] }).start();
+    const b = new Process({ target: t('barrierWait'), args: [barrier, out, 'b', false] }).start();
+    const mine = await barrier.wait({ timeout: 20_000 });
+    const theirs = [await out.get({ timeout: 10_000 }), await out.get({ timeout: 10_000 })] as {
+      name: string;
+      index: number;
+    }[];
+    expect(theirs.map((r) => r.name).sort()).toEqual(['a', 'b']);
+    expect([mine, ...theirs.map((r) => r.index)].sort()).toEqual([0, 1, 2]);
+    expect(barrier.broken).toBe(false);
+    for (const p of [a, b]) await finish(p);
+  }, 30_000);
+
+  it("Sync methods block a child's main thread until the parent acts: acquireSync, getSync, Event and Condition waitSync", async () => {
+    const lock = new Lock();
+    const q = new Queue();
+    const ev = new Event();
+    const cond = new Condition();
+    const out = new Queue();
+    lock.acquireSync();
+    const p = new Process({ target: t('syncMethods'), args: [lock, q, ev, cond, out] }).start();
+    expect(await out.get({ timeout: 20_000 })).toBe('started');
+    lock.release();
+    await q.put('item');
+    ev.set();
+    expect(await out.get({ timeout: 20_000 })).toEqual({
+      acquired: true,
+      item: 'item',
+      set: true,
+      empty: 'QueueEmpty',
+      condAcquired: true,
+      notified: false,
+      heldAfterWait: true,
+    });
+    await finish(p);
+    expect(p.exitCode).toBe(0);
+    expect(lock.locked).toBe(false);
     expect(cond.lock.locked).toBe(false);
   }, 30_000);
 });

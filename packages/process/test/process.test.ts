@@ -1,8 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Event } from '@conc/event';
 import { Lock, RLock } from '@conc/lock';
 import { ConcRuntimeError, DataCloneError, Process } from '@conc/process';
+import { Queue } from '@conc/queue';
 import { afterAll, describe, expect, it } from 'vitest';
 import { alive, finish, rejectionOf, runNode, targets, thrownBy, until } from './helpers.js';
 
@@ -11,7 +13,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('Process', () => {
   it('runs a function target and a module target; exitCode 0', async () => {
-    const p = new Process({ target: (a: number, b: number) => { if (a + b !== 3) throw new Error('bad args'); }, args: [1, 2] });
+    const p = new Process({
+      target: (a: number, b: number) => {
+        if (a + b !== 3) throw new Error('bad args');
+      },
+      args: [1, 2],
+    });
     expect(p.exitCode).toBeNull();
     p.start();
     expect(typeof p.pid).toBe('number');
@@ -19,7 +26,11 @@ describe('Process', () => {
     await finish(p);
     expect(p.exitCode).toBe(0);
     expect(p.isAlive()).toBe(false);
-    const q = new Process({ target: { module: targets, export: 'lockInfo' }, args: [new Lock(), new RLock()], name: 'info' });
+    const q = new Process({
+      target: { module: targets, export: 'lockInfo' },
+      args: [new Lock(), new RLock()],
+      name: 'info',
+    });
     expect(q.name).toBe('info');
     q.start();
     await finish(q);
@@ -63,8 +74,12 @@ describe('Process', () => {
     const e = thrownBy(() => new Process({ target: (..._: unknown[]) => {}, args: [1, { data: sab }] }).start());
     expect(e).toBeInstanceOf(DataCloneError);
     expect(e.message).toMatch(/args\[1\]\.data is a Int32Array over a SharedArrayBuffer; processes share no memory/);
-    expect(() => new Process({ target: (..._: unknown[]) => {}, args: [{ f: () => {} }] }).start()).toThrow(/args\[0\]\.f is a function/);
-    expect(() => new Process({ target: (..._: unknown[]) => {}, args: [{ s: Symbol('x') }] }).start()).toThrow(/args\[0\]\.s is a symbol/);
+    expect(() => new Process({ target: (..._: unknown[]) => {}, args: [{ f: () => {} }] }).start()).toThrow(
+      /args\[0\]\.f is a function/,
+    );
+    expect(() => new Process({ target: (..._: unknown[]) => {}, args: [{ s: Symbol('x') }] }).start()).toThrow(
+      /args\[0\]\.s is a symbol/,
+    );
     await expect(p.join({ timeout: -1 })).rejects.toThrow(RangeError);
   }, 30_000);
 });
@@ -74,31 +89,47 @@ describe('Lock and RLock across processes', () => {
     const file = join(dir, 'counter');
     writeFileSync(file, '0');
     const lock = new Lock();
-    const ps = [0, 1].map(() => new Process({ target: { module: targets, export: 'incrementUnderLock' }, args: [lock, file, 500] }).start());
+    const ps = [0, 1].map(() =>
+      new Process({ target: { module: targets, export: 'incrementUnderLock' }, args: [lock, file, 500] }).start(),
+    );
     for (const p of ps) await finish(p, 40_000);
     expect(ps.map((p) => p.exitCode)).toEqual([0, 0]);
     expect(Number(readFileSync(file, 'utf8'))).toBe(1000);
     expect(lock.locked).toBe(false);
   }, 60_000);
 
-  it('RLock: re-entrant in the child, owned per child thread', async () => {
+  it("RLock: re-entrant in the child, owned per child thread (the child's Thread cannot take or release it)", async () => {
     const rlock = new RLock();
-    const out: string[] = [];
-    const write = process.stdout.write;
-    const p = new Process({ target: { module: targets, export: 'rlockOwnership' }, args: [rlock] }).start();
+    const out = new Queue();
+    const go = new Event();
+    const p = new Process({ target: { module: targets, export: 'rlockOwnership' }, args: [rlock, out, go] }).start();
+    const held = await out.get({ timeout: 20_000 });
+    expect(held).toEqual({
+      again: true,
+      level: 2,
+      owned: true,
+      thread: {
+        owned: false,
+        level: 0,
+        free: false,
+        releaseError: 'ConcRuntimeError: RLock.release: cannot release an RLock held by another thread',
+      },
+    });
+    // Held by the child's main thread: not ours either.
+    expect(rlock.locked).toBe(true);
+    expect(rlock.isOwned()).toBe(false);
+    expect(rlock.tryAcquire()).toBe(false);
+    go.set();
+    expect(await out.get({ timeout: 20_000 })).toEqual({ levelAfterOne: 1, locked: false, owned: false, level: 0 });
     await finish(p);
     expect(p.exitCode).toBe(0);
-    expect(rlock.locked).toBe(false);
     expect(rlock.tryAcquire()).toBe(true);
+    expect(rlock.abandoned).toBe(false);
     rlock.release();
-    void out;
-    void write;
   }, 30_000);
 
   it('a child SIGKILLed holding a Lock: the parent acquires it within a second and sees it was abandoned', async () => {
-    const lock = new Lock();
-    const rlock = new RLock();
-    const { child, lines } = runNode(`
+    const { lines } = runNode(`
       import { Lock } from '@conc/lock';
       import { Process } from '@conc/process';
       const lock = new Lock();
@@ -112,9 +143,7 @@ describe('Lock and RLock across processes', () => {
       lock.release();
       console.log(JSON.stringify({ after: lock.abandoned }));
     `);
-    await new Promise((r) => child.on('exit', r));
-    void lock;
-    void rlock;
+    await until(() => lines.some((l) => l.startsWith('{"after"')), 20_000, 'the parent process reported');
     const result = JSON.parse(lines.find((l) => l.startsWith('{"got"'))!);
     expect(result.got).toBe(true);
     expect(result.abandoned).toBe(true);
@@ -140,17 +169,32 @@ describe('Lock and RLock across processes', () => {
 
 describe('no orphans', () => {
   it('a parent SIGKILLed: its children are gone within about a second, even with a busy main thread', async () => {
+    // a: busy, started by the main thread (the parent's watchdog kills it);
+    // b: holds a Lock (its bridge thread sees the broker's socket close);
+    // c: busy, started by a Thread of the parent (no watchdog there: its own watcher thread).
     const { child, lines } = runNode(`
       import { Lock } from '@conc/lock';
       import { Process } from '@conc/process';
-      const a = new Process({ target: { module: ${JSON.stringify(targets)}, export: 'spin' } }).start();
-      const b = new Process({ target: { module: ${JSON.stringify(targets)}, export: 'holdForever' }, args: [new Lock()] }).start();
+      import { Thread } from '@conc/thread';
+      const targets = ${JSON.stringify(targets)};
+      const a = new Process({ target: { module: targets, export: 'spin' } }).start();
+      const b = new Process({ target: { module: targets, export: 'holdForever' }, args: [new Lock()] }).start();
+      new Thread({ target: { module: targets, export: 'spawnFromThread' } }).start();
       console.log(JSON.stringify([a.pid, b.pid]));
       setInterval(() => {}, 1000);
     `);
-    await until(() => lines.length > 0, 15_000, 'the parent printed its children');
-    const pids: number[] = JSON.parse(lines[0]);
-    await new Promise((r) => setTimeout(r, 1500)); // let both children start their targets
+    await until(
+      () => lines.some((l) => l.startsWith('[')) && lines.some((l) => l.includes('fromThread')),
+      15_000,
+      'the parent printed its children',
+    );
+    const pids: number[] = [
+      ...JSON.parse(lines.find((l) => l.startsWith('['))!),
+      JSON.parse(lines.find((l) => l.includes('fromThread'))!).fromThread,
+    ];
+    expect(pids).toHaveLength(3);
+    await until(() => lines.includes('holding'), 15_000, 'b holds its lock');
+    await new Promise((r) => setTimeout(r, 500)); // let a and c enter their loops
     expect(pids.every(alive)).toBe(true);
     child.kill('SIGKILL');
     const t = Date.now();
