@@ -1,0 +1,428 @@
+/**
+ * Barrier: Python's `threading.Barrier`, a meeting point for a fixed number
+ * of threads, reusable generation after generation.
+ *
+ * Layout: five shared Int32 words.
+ *   [0] MUTEX   a futex mutex (@conc/core's futex.ts) guarding STATE and COUNT
+ *   [1] STATE   FILLING 0 | DRAINING 1 | RESETTING 2 | BROKEN 3
+ *   [2] COUNT   threads inside wait(): arrived and not yet left
+ *   [3] SEQ     bumped (and notified) at every change of STATE
+ *   [4] PARKED  waiters parked on SEQ right now (no Atomics.notify when 0)
+ *
+ * Algorithm: Python's, with the condition variable made of SEQ.
+ *   wait:  lock MUTEX. While DRAINING or RESETTING (the last generation is
+ *          still leaving), sleep. BROKEN -> throw. index = COUNT++. If index
+ *          is parties - 1, STATE = DRAINING (release everyone); else sleep
+ *          while FILLING, then throw unless DRAINING. On the way out (return
+ *          or throw) COUNT--; the last one out of a DRAINING or RESETTING
+ *          barrier sets FILLING for the next generation. Unlock.
+ *   sleep: s = SEQ; unlock MUTEX; spin while SEQ == s, then PARKED++, park
+ *          while SEQ == s, PARKED--; lock MUTEX again; the caller re-checks.
+ *   a timeout (or an abort of an async wait that has arrived) sets BROKEN:
+ *          every waiter of this generation throws BrokenBarrierError.
+ *   reset: with threads inside, FILLING or BROKEN becomes RESETTING (those
+ *          waiting throw BrokenBarrierError; the last to leave sets
+ *          FILLING); with nobody inside, FILLING at once.
+ *   abort: STATE = BROKEN until reset().
+ *
+ * Invariants:
+ *   - STATE and COUNT change only under MUTEX, and each STATE change bumps SEQ
+ *     under MUTEX too, so a sleeper that read SEQ under MUTEX is either told
+ *     by a changed SEQ or parked when the bump's Atomics.notify comes: the
+ *     sleeper increments PARKED before it parks, the bumper reads PARKED
+ *     after it bumps (sequentially consistent Atomics), so a skipped notify
+ *     means the park sees the new SEQ and returns at once.
+ *   - A generation's indices are 0..parties-1, each once: COUNT only grows
+ *     while FILLING and no one enters until every thread of the previous
+ *     generation has left (COUNT back to 0).
+ *   - A thread is released only by DRAINING set after all parties arrived;
+ *     DRAINING cannot turn back into FILLING while a released thread has not
+ *     left (it is still counted), so none misses its release.
+ */
+import {
+  ConcRuntimeError,
+  SPIN_ASYNC,
+  SPIN_SYNC,
+  type SharedWords,
+  type WaitOptions,
+  allocateWords,
+  checkWaitOptions,
+  deadlineOf,
+  describeWords,
+  futexLockSync,
+  futexTryLock,
+  futexUnlock,
+  registerShareable,
+  remaining,
+  spinWhileEqual,
+  waitAsync,
+  waitSync,
+  wordsView,
+} from '@conc/core';
+
+const MUTEX = 0;
+const STATE = 1;
+const COUNT = 2;
+const SEQ = 3;
+const PARKED = 4;
+
+const FILLING = 0;
+const DRAINING = 1;
+const RESETTING = 2;
+const BROKEN = 3;
+
+/**
+ * Adaptive spinning of a blocking wait: each Barrier object (one per thread)
+ * keeps a budget of polls of SEQ; a wait released while spinning grows it
+ * (up to SPIN_MAX, about 40 us), one that had to park halves it (down to
+ * SPIN_MIN). With a core per thread the parties find each other spinning;
+ * with more threads than cores, spinning only keeps the others off the core,
+ * and the waits soon park at once.
+ */
+const SPIN_MAX = 2 * SPIN_SYNC;
+const SPIN_MIN = 256;
+
+/** Polls of a busy MUTEX before parking on it: it is only ever held for a few loads and stores. */
+const SPIN_MUTEX = 200;
+
+/**
+ * Thrown by `wait` / `waitSync` when the barrier is broken (by `abort()`, by
+ * a wait that timed out or was aborted) or is reset while the thread waits.
+ * A `ConcRuntimeError`, as Python's `BrokenBarrierError` is a `RuntimeError`.
+ */
+export class BrokenBarrierError extends ConcRuntimeError {
+  override name = 'BrokenBarrierError';
+}
+
+/** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
+export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
+
+/** Options of `new Barrier(parties, options)`. */
+export interface BarrierOptions {
+  /** Default timeout (ms) of every `wait` / `waitSync` that does not give one. Default: none. */
+  timeout?: number;
+  /**
+   * Not supported: Python's `action` runs in whichever thread arrives last,
+   * and a function cannot be carried into every thread. Passing one throws
+   * a TypeError. Use the index instead: `if (barrier.waitSync() === 0) action()`.
+   */
+  action?: never;
+}
+
+function lockSync(w: Int32Array): void {
+  if (futexTryLock(w, MUTEX)) return;
+  for (let i = 0; i < SPIN_MUTEX; i++) if (Atomics.load(w, MUTEX) === 0 && futexTryLock(w, MUTEX)) return;
+  futexLockSync(w, MUTEX, Number.POSITIVE_INFINITY);
+}
+
+function unlock(w: Int32Array): void {
+  futexUnlock(w, MUTEX);
+}
+
+/** Change STATE and wake every sleeper. Under MUTEX. */
+function setState(w: Int32Array, state: number): void {
+  Atomics.store(w, STATE, state);
+  Atomics.add(w, SEQ, 1);
+  if (Atomics.load(w, PARKED) > 0) Atomics.notify(w, SEQ);
+}
+
+/** The last one out of a released or reset generation opens the next. Under MUTEX. */
+function leave(w: Int32Array): void {
+  const left = Atomics.sub(w, COUNT, 1) - 1;
+  const state = Atomics.load(w, STATE);
+  if (left === 0 && (state === DRAINING || state === RESETTING)) setState(w, FILLING);
+}
+
+function brokenError(method: string, state: number): BrokenBarrierError {
+  return new BrokenBarrierError(
+    state === RESETTING
+      ? `Barrier.${method}: the barrier was reset while this thread waited`
+      : `Barrier.${method}: the barrier is broken (aborted, or a wait timed out); reset() it to use it again`,
+  );
+}
+
+function timedOut(method: string): BrokenBarrierError {
+  return new BrokenBarrierError(`Barrier.${method}: timed out; the barrier is now broken for every waiter`);
+}
+
+/**
+ * A barrier for a fixed number of parties, as Python's `threading.Barrier`:
+ * each party calls `wait`, and all of them are released together once the
+ * last one arrives. Then the barrier is ready for the next round. Pass it to
+ * a `Thread` in `args`: it arrives as a Barrier over the same memory.
+ *
+ * @example
+ * const barrier = new Barrier(3);
+ * // in each of three threads, between two phases of work:
+ * const index = barrier.waitSync(); // 0, 1 or 2: distinct in each round
+ * if (index === 0) console.log('phase done');
+ */
+export class Barrier {
+  /** @internal the shared words. */
+  declare readonly words: Int32Array;
+  declare private readonly _parties: number;
+  declare private readonly _timeout: number | undefined;
+  /** This thread's spin budget (see SPIN_MAX); undefined until the first wait. */
+  private spins: number | undefined;
+
+  /**
+   * @param parties how many threads must call `wait` before all are released (a positive integer).
+   * @param options `{ timeout }`: default timeout (ms) of every wait that gives none.
+   * @throws RangeError if `parties` is not a positive integer or `timeout` is negative or NaN;
+   *   TypeError if `parties` is not a number, or on an `action` (not supported, see {@link BarrierOptions}).
+   */
+  constructor(parties: number, options?: BarrierOptions) {
+    if (typeof parties !== 'number') throw new TypeError(`Barrier: parties must be a number, got ${typeof parties}`);
+    if (!Number.isInteger(parties) || parties < 1 || parties > 0x7fffffff) {
+      throw new RangeError(`Barrier: parties must be a positive integer, got ${parties}`);
+    }
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new TypeError(`Barrier: options must be an object like { timeout }, got ${String(options)}`);
+    }
+    if (options?.action !== undefined) {
+      throw new TypeError(
+        'Barrier: the action option is not supported (a function cannot run in whichever thread arrives last); ' +
+          'run it in the thread whose wait returns index 0 instead',
+      );
+    }
+    const timeout = options?.timeout;
+    deadlineOf(timeout, 'Barrier: timeout');
+    Object.defineProperty(this, 'words', { value: allocateWords(5) });
+    Object.defineProperty(this, '_parties', { value: parties });
+    Object.defineProperty(this, '_timeout', { value: timeout });
+  }
+
+  /** @internal Rebuild a Barrier over memory shared from another thread. */
+  static revive(data: { words: SharedWords; parties: number; timeout: number | undefined }): Barrier {
+    const barrier = Object.create(Barrier.prototype) as Barrier;
+    Object.defineProperty(barrier, 'words', { value: wordsView(data.words) });
+    Object.defineProperty(barrier, '_parties', { value: data.parties });
+    Object.defineProperty(barrier, '_timeout', { value: data.timeout });
+    return barrier;
+  }
+
+  /** How many threads must call `wait` to pass the barrier. */
+  get parties(): number {
+    return this._parties;
+  }
+
+  /** The default timeout of `wait` / `waitSync` (ms), or undefined for none. */
+  get timeout(): number | undefined {
+    return this._timeout;
+  }
+
+  /** How many threads are waiting at the barrier now (Python's `n_waiting`). */
+  get nWaiting(): number {
+    return Atomics.load(this.words, STATE) === FILLING ? Atomics.load(this.words, COUNT) : 0;
+  }
+
+  /** True while the barrier is broken (until `reset()`). */
+  get broken(): boolean {
+    return Atomics.load(this.words, STATE) === BROKEN;
+  }
+
+  /**
+   * Block the calling thread until all `parties` have called `wait` /
+   * `waitSync`. On the main thread this blocks the event loop.
+   *
+   * @returns the arrival index, 0 to parties - 1, distinct within a round.
+   * @throws BrokenBarrierError if the barrier is broken or gets broken or
+   *   reset while waiting, and on timeout (which breaks it for every waiter);
+   *   RangeError on a negative or NaN timeout (before anything changes).
+   */
+  waitSync(options?: SyncWaitOptions): number {
+    if (options !== undefined) checkWaitOptions(options, 'Barrier.waitSync');
+    const deadline = deadlineOf(options?.timeout ?? this._timeout);
+    const w = this.words;
+    lockSync(w);
+    try {
+      // Block while the previous round is still leaving (or being reset).
+      for (let s = Atomics.load(w, STATE); s === DRAINING || s === RESETTING; s = Atomics.load(w, STATE)) {
+        if (remaining(deadline) === 0) {
+          setState(w, BROKEN);
+          throw timedOut('waitSync');
+        }
+        this.sleepSync(deadline);
+      }
+      if (Atomics.load(w, STATE) === BROKEN) throw brokenError('waitSync', BROKEN);
+      const index = Atomics.add(w, COUNT, 1);
+      try {
+        if (index + 1 === this._parties) {
+          setState(w, DRAINING);
+          return index;
+        }
+        while (Atomics.load(w, STATE) === FILLING) {
+          if (remaining(deadline) === 0) {
+            setState(w, BROKEN);
+            throw timedOut('waitSync');
+          }
+          this.sleepSync(deadline);
+        }
+        const state = Atomics.load(w, STATE);
+        if (state !== DRAINING) throw brokenError('waitSync', state);
+        return index;
+      } finally {
+        leave(w);
+      }
+    } finally {
+      unlock(w);
+    }
+  }
+
+  /**
+   * Wait without blocking until all `parties` have called `wait` / `waitSync`.
+   *
+   * @returns a Promise of the arrival index, 0 to parties - 1.
+   * Rejects with BrokenBarrierError as {@link Barrier.waitSync} throws; with
+   * `signal.reason` if aborted (an already-aborted signal changes nothing;
+   * an abort after arriving breaks the barrier, as a timeout does, since the
+   * round can no longer complete); RangeError on a bad timeout.
+   */
+  wait(options?: WaitOptions): Promise<number> {
+    if (options !== undefined) {
+      try {
+        checkWaitOptions(options, 'Barrier.wait');
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return this.waitAsync(deadlineOf(options?.timeout ?? this._timeout), signal);
+  }
+
+  private async waitAsync(deadline: number, signal: AbortSignal | undefined): Promise<number> {
+    // MUTEX is only ever held across synchronous code: taken here and after
+    // each park, let go before each await. (Held across an await, a sync call
+    // on this thread, such as reset(), would wait for it forever.)
+    const w = this.words;
+    lockSync(w);
+    try {
+      for (let s = Atomics.load(w, STATE); s === DRAINING || s === RESETTING; s = Atomics.load(w, STATE)) {
+        if (signal?.aborted) throw signal.reason; // not arrived yet: nothing to break
+        if (remaining(deadline) === 0) {
+          setState(w, BROKEN);
+          throw timedOut('wait');
+        }
+        const seq = Atomics.load(w, SEQ);
+        unlock(w);
+        await parkAsync(w, seq, deadline, signal);
+        lockSync(w);
+      }
+      if (Atomics.load(w, STATE) === BROKEN) throw brokenError('wait', BROKEN);
+      const index = Atomics.add(w, COUNT, 1);
+      try {
+        if (index + 1 === this._parties) {
+          setState(w, DRAINING);
+          return index;
+        }
+        while (Atomics.load(w, STATE) === FILLING) {
+          if (signal?.aborted) {
+            setState(w, BROKEN);
+            throw signal.reason;
+          }
+          if (remaining(deadline) === 0) {
+            setState(w, BROKEN);
+            throw timedOut('wait');
+          }
+          const seq = Atomics.load(w, SEQ);
+          unlock(w);
+          await parkAsync(w, seq, deadline, signal);
+          lockSync(w);
+        }
+        const state = Atomics.load(w, STATE);
+        if (state !== DRAINING) throw brokenError('wait', state);
+        return index;
+      } finally {
+        leave(w);
+      }
+    } finally {
+      unlock(w);
+    }
+  }
+
+  /**
+   * Return the barrier to its empty state. Threads waiting at it now throw
+   * BrokenBarrierError; a broken barrier becomes usable again.
+   */
+  reset(): void {
+    const w = this.words;
+    lockSync(w);
+    try {
+      if (Atomics.load(w, COUNT) > 0) {
+        const state = Atomics.load(w, STATE);
+        // Python's: threads inside leave with BrokenBarrierError; the last one out refills.
+        if (state === FILLING || state === BROKEN) setState(w, RESETTING);
+        else setState(w, state);
+      } else {
+        setState(w, FILLING);
+      }
+    } finally {
+      unlock(w);
+    }
+  }
+
+  /**
+   * Break the barrier: every thread waiting at it, and every later `wait`,
+   * throws BrokenBarrierError until `reset()`.
+   */
+  abort(): void {
+    const w = this.words;
+    lockSync(w);
+    try {
+      setState(w, BROKEN);
+    } finally {
+      unlock(w);
+    }
+  }
+
+  /**
+   * Under MUTEX: let it go, wait for the next change of STATE (or the
+   * deadline), take it back. Spins first, with this thread's adaptive budget
+   * (see SPIN_MAX).
+   */
+  private sleepSync(deadline: number): void {
+    const w = this.words;
+    const seq = Atomics.load(w, SEQ);
+    unlock(w);
+    try {
+      const spins = this.spins ?? SPIN_SYNC;
+      if (spinWhileEqual(w, SEQ, seq, spins)) {
+        this.spins = Math.min(spins + (spins >> 2) + 16, SPIN_MAX);
+      } else {
+        this.spins = Math.max(spins >> 1, SPIN_MIN);
+        Atomics.add(w, PARKED, 1);
+        try {
+          waitSync(w, SEQ, seq, deadline, 0);
+        } finally {
+          Atomics.sub(w, PARKED, 1);
+        }
+      }
+    } finally {
+      lockSync(w);
+    }
+  }
+
+  toString(): string {
+    const state = ['filling', 'draining', 'resetting', 'broken'][Atomics.load(this.words, STATE)];
+    return `Barrier(parties=${this._parties}, waiting=${this.nWaiting}, ${state})`;
+  }
+}
+
+/** Not holding MUTEX: wait without blocking while SEQ == seq (until the deadline or an abort). Never throws. */
+async function parkAsync(w: Int32Array, seq: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+  if (spinWhileEqual(w, SEQ, seq, SPIN_ASYNC)) return;
+  Atomics.add(w, PARKED, 1);
+  try {
+    await waitAsync(w, SEQ, seq, deadline, signal, 0);
+  } finally {
+    Atomics.sub(w, PARKED, 1);
+  }
+}
+
+registerShareable(Barrier, {
+  tag: 'conc.Barrier',
+  module: import.meta.url,
+  share: (barrier) => ({ words: describeWords(barrier.words), parties: barrier.parties, timeout: barrier.timeout }),
+  revive: (data) => Barrier.revive(data),
+});

@@ -1,0 +1,670 @@
+/**
+ * Condition: Python's `threading.Condition`, a condition variable bound to a
+ * Lock or RLock from @conc/lock, for threads that share memory.
+ *
+ * Layout: 64 shared Int32 words (256 bytes, four cache lines), beside the
+ * lock's own words.
+ *   [0]  INNER    a small futex mutex guarding the queue words below
+ *   [1]  TICKETS  the next ticket to hand out
+ *   [3]  PARKED   waiters parked in Atomics.wait / waitAsync right now
+ *   [4]  NGHOSTS  how many entries of GHOST are in use
+ *   [8..15]  PARK   eight park words; ticket t parks on PARK + (t & 7)
+ *   [16] SERVED   every ticket before it is resolved (woken, or cancelled);
+ *                 on a cache line of its own with PENDING: spinning waiters
+ *                 poll only this line, which a notify writes once
+ *   [17] PENDING  woken waiters that have not yet taken the lock back
+ *   [32..63] GHOST  tickets of waiters that gave up (timeout, abort) while
+ *                   older and newer waiters still wait: "ghosts"
+ *
+ * Waiting is a FIFO ticket queue: the waiting tickets are those in
+ * [SERVED, TICKETS) that are not ghosts. All of TICKETS, SERVED, NGHOSTS and
+ * GHOST change only under INNER, and (with correct use) under the user's lock.
+ *
+ *   wait:    (holding the lock) t = TICKETS++; release the lock fully (an
+ *            RLock's recursion level is saved, Python's _release_save); spin
+ *            while SERVED <= t, then loop { v = PARK[t&7]; PARKED++; if
+ *            SERVED > t stop; park while PARK[t&7] == v; PARKED-- } until
+ *            served, the deadline, or an abort. Re-acquire the lock (always,
+ *            even on timeout or abort; the level is restored). Then, holding
+ *            the lock: served -> true. Not served -> cancel the ticket:
+ *            newest ticket: TICKETS--; oldest: SERVED++; in between: record
+ *            it in GHOST. Return false (or reject with the abort reason; an
+ *            aborted waiter that was served passes its wake-up on: notify(1)).
+ *   notify(n): (holding the lock) nobody waiting (TICKETS == SERVED): done.
+ *            Else walk tickets from SERVED: a ghost is dropped and skipped, a
+ *            waiting ticket counts, until n counted or TICKETS reached.
+ *            PENDING += counted; store the new SERVED, then bump the PARK
+ *            word of each woken ticket and, if PARKED > 0, Atomics.notify it.
+ *   acquireSync / acquire (the lock's, through the Condition): take the lock
+ *            at once only if PENDING == 0; else poll, leaving it to the woken
+ *            waiters for a while, then take it like anyone. (A thread that
+ *            barges in right after its own notify usually finds nothing to
+ *            do and waits, while the woken one waits for the lock.)
+ *   Spinning (the wait for SERVED; taking the lock) uses a budget of polls
+ *            each thread adapts: see SPIN_MAX.
+ *
+ * Invariants:
+ *   - notify(n) wakes at most n waiters, each one that was waiting when
+ *     notify was called: only tickets taken before it (under the lock) and
+ *     not cancelled are counted, and "served" is a pure function of SERVED
+ *     and the ticket; spurious wake-ups of a park word (another ticket on the
+ *     same word, an abort) only make a waiter re-check and park again.
+ *   - No lost wake-up: a waiter reads its park word, then increments PARKED,
+ *     then checks SERVED, then parks only if the park word is unchanged.
+ *     notify stores SERVED, then bumps the park word, then reads PARKED (all
+ *     Atomics are sequentially consistent). So either the waiter sees
+ *     SERVED > t, or notify sees PARKED > 0 and the changed park word makes
+ *     the park return at once or be woken by notify's Atomics.notify.
+ *   - A waiter that gave up is never counted by a later notify: it removes
+ *     its ticket from either end of the queue, or records it as a ghost that
+ *     notify skips. If more than 32 ghosts pile up in the middle of the queue
+ *     (timeouts in many threads while older waiters keep waiting), every
+ *     waiter is served at once (a spurious wake-up, as condition variables
+ *     allow) rather than risk a lost one.
+ *   - A waiter that times out but was served in the meantime returns true:
+ *     the notify that counted it is not lost.
+ *   - Tickets wrap around 2^32; comparisons are on (SERVED - t) | 0, exact
+ *     while fewer than 2^31 tickets wait.
+ *   - Only Atomics touch the words; the spinning phase reads SERVED only, so
+ *     a waiter served while spinning costs the notifier no Atomics.notify.
+ *   - PENDING is a hint, never needed for correctness: each woken ticket adds
+ *     one, and its waiter takes one off once it holds the lock again (in
+ *     settle, whatever the outcome); at worst a wrong value costs a newcomer
+ *     a bounded spin.
+ */
+import {
+  Acquirable,
+  ConcRuntimeError,
+  SPIN_ASYNC,
+  SPIN_SYNC,
+  type SharedWords,
+  type WaitOptions,
+  allocateWords,
+  checkWaitOptions,
+  deadlineOf,
+  decodeSync,
+  describeWords,
+  encode,
+  futexLockSync,
+  futexTryLock,
+  futexUnlock,
+  registerShareable,
+  remaining,
+  waitAsync,
+  waitSync,
+  wordsView,
+} from '@conc/core';
+import { Lock, RLock } from '@conc/lock';
+
+const INNER = 0;
+const TICKETS = 1;
+const PARKED = 3;
+const NGHOSTS = 4;
+const PARK = 8;
+const PARK_MASK = 7;
+/** On a cache line of its own: spinning waiters read only this line, so they do not slow the notifier down. */
+const SERVED = 16;
+/** Woken waiters that have not yet taken the lock back (same line as SERVED: written with it). */
+const PENDING = 17;
+const GHOST = 32;
+const MAX_GHOSTS = 32;
+const WORDS = GHOST + MAX_GHOSTS;
+
+/**
+ * Adaptive spinning of the blocking paths (the wait for SERVED, and taking
+ * the lock in acquireSync and on the way back from a wait). Each Condition
+ * object (one per thread) keeps a budget of polls: a spin that ends in
+ * success grows it (up to SPIN_MAX, about 40 us), one that ends in a park
+ * halves it (down to SPIN_MIN). With a core each, two threads handing off
+ * find each other while spinning and keep a budget long enough to ride out
+ * a peer's park and wake (~30 us); when threads outnumber cores, spinning
+ * only keeps the peer off the core, and the budget shrinks until a wait
+ * parks at once, as Python's does.
+ */
+const SPIN_MAX = 2 * SPIN_SYNC;
+const SPIN_MIN = 256;
+
+/** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
+export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
+
+/** The lock a Condition is bound to. */
+export type ConditionLock = Lock | RLock;
+
+function isServed(w: Int32Array, t: number): boolean {
+  return ((Atomics.load(w, SERVED) - t) | 0) > 0;
+}
+
+function lockInner(w: Int32Array): void {
+  if (!futexTryLock(w, INNER)) futexLockSync(w, INNER, Number.POSITIVE_INFINITY);
+}
+
+/** Remove ticket `t` from the ghost set if it is there. Under INNER. */
+function dropGhost(w: Int32Array, t: number): boolean {
+  const n = Atomics.load(w, NGHOSTS);
+  for (let i = 0; i < n; i++) {
+    if (Atomics.load(w, GHOST + i) === t) {
+      Atomics.store(w, GHOST + i, Atomics.load(w, GHOST + n - 1));
+      Atomics.store(w, NGHOSTS, n - 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Serve up to `n` waiting tickets, oldest first; returns how many. Under INNER.
+ * Stores SERVED before touching any park word (see the invariants above).
+ */
+function serve(w: Int32Array, n: number): number {
+  const start = Atomics.load(w, SERVED);
+  const end = Atomics.load(w, TICKETS);
+  let s = start;
+  let woken = 0;
+  let mask = 0;
+  while (woken < n && s !== end) {
+    if (Atomics.load(w, NGHOSTS) > 0 && dropGhost(w, s)) {
+      s = (s + 1) | 0;
+      continue;
+    }
+    mask |= 1 << (s & PARK_MASK);
+    s = (s + 1) | 0;
+    woken++;
+  }
+  // Ghosts now at the head of the queue can go too: they keep the set small.
+  while (s !== end && Atomics.load(w, NGHOSTS) > 0 && dropGhost(w, s)) s = (s + 1) | 0;
+  if (woken > 0) Atomics.add(w, PENDING, woken);
+  if (s !== start) Atomics.store(w, SERVED, s); // no write when nothing moved: spinners poll this line
+  if (mask !== 0) {
+    for (let i = 0; i <= PARK_MASK; i++) if (mask & (1 << i)) Atomics.add(w, PARK + i, 1);
+    if (Atomics.load(w, PARKED) > 0) {
+      for (let i = 0; i <= PARK_MASK; i++) if (mask & (1 << i)) Atomics.notify(w, PARK + i);
+    }
+  }
+  return woken;
+}
+
+/** Take ticket `t` (not served) out of the queue. Under INNER. */
+function cancel(w: Int32Array, t: number): void {
+  let end = Atomics.load(w, TICKETS);
+  let s = Atomics.load(w, SERVED);
+  if (t === ((end - 1) | 0)) {
+    end = (end - 1) | 0;
+    while (end !== s && Atomics.load(w, NGHOSTS) > 0 && dropGhost(w, (end - 1) | 0)) end = (end - 1) | 0;
+    Atomics.store(w, TICKETS, end);
+  } else if (t === s) {
+    s = (s + 1) | 0;
+    while (s !== end && Atomics.load(w, NGHOSTS) > 0 && dropGhost(w, s)) s = (s + 1) | 0;
+    Atomics.store(w, SERVED, s);
+  } else {
+    const n = Atomics.load(w, NGHOSTS);
+    if (n < MAX_GHOSTS) {
+      Atomics.store(w, GHOST + n, t);
+      Atomics.store(w, NGHOSTS, n + 1);
+    } else {
+      // Too many ghosts to track: wake everyone rather than risk losing a
+      // wake-up. serve counts the forgotten ghosts and t itself as woken;
+      // none of them will come back to take itself off PENDING.
+      Atomics.store(w, NGHOSTS, 0);
+      serve(w, Number.POSITIVE_INFINITY);
+      Atomics.sub(w, PENDING, n + 1);
+    }
+  }
+}
+
+/** Take `lock` if it is free now, or becomes free within `spins` polls. */
+function spinAcquire(lock: ConditionLock, spins: number): boolean {
+  if (lock.tryAcquire()) return true;
+  for (let i = 0; i < spins; i++) if (!lock.locked && lock.tryAcquire()) return true;
+  return false;
+}
+
+/**
+ * Take `lock` within `spins` polls, letting woken waiters (PENDING) take it
+ * back first for the first half: a newcomer that barged in would usually
+ * find nothing to do and wait itself, making the woken waiter wait for the
+ * lock in turn. A woken waiter that is slow to come back (it was parked) is
+ * not waited for longer.
+ */
+function spinAcquirePolite(lock: ConditionLock, w: Int32Array, spins: number): boolean {
+  const polite = spins >> 1;
+  for (let i = 0; i < polite; i++) {
+    if (Atomics.load(w, PENDING) <= 0 && !lock.locked && lock.tryAcquire()) return true;
+  }
+  return spinAcquire(lock, spins - polite);
+}
+
+function checkCount(n: unknown): number {
+  if (typeof n !== 'number') throw new TypeError(`Condition.notify: n must be a number, got ${typeof n}`);
+  if (Number.isNaN(n) || n < 0 || (!Number.isInteger(n) && n !== Number.POSITIVE_INFINITY)) {
+    throw new RangeError(`Condition.notify: n must be a non-negative integer or Infinity, got ${n}`);
+  }
+  return n;
+}
+
+/**
+ * @conc/core's checkWaitOptions, same checks and messages, without reading
+ * the clock (it computes a deadline): waitSync computes its own only if it
+ * has to park.
+ */
+function checkOptionsNoClock(options: WaitOptions, method: string): void {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`${method}: options must be an object like { timeout, signal }, got ${String(options)}`);
+  }
+  const { timeout, signal } = options;
+  if (
+    timeout !== undefined &&
+    timeout !== Number.POSITIVE_INFINITY &&
+    (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)
+  ) {
+    throw new RangeError(
+      `${method}: timeout must be a non-negative number of milliseconds or Infinity, got ${String(timeout)}`,
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${method}: options.signal must be an AbortSignal`);
+  }
+}
+
+function rejectBadOptions(options: WaitOptions | undefined, method: string): Promise<never> | undefined {
+  if (options === undefined) return undefined;
+  try {
+    checkWaitOptions(options, method);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return undefined;
+}
+
+/**
+ * A condition variable, as Python's `threading.Condition`: threads wait on it
+ * (releasing its lock while they wait) until another thread, holding the
+ * lock, notifies them. Pass it to a `Thread` in `args`: it arrives as a
+ * Condition over the same memory, bound to the same lock.
+ *
+ * It is also its lock: `acquire`, `acquireSync`, `tryAcquire`, `release`,
+ * `guard`, `guardSync`, `withLock` and `withLockSync` act on the lock.
+ *
+ * @example
+ * const cond = new Condition();
+ * // consumer
+ * cond.acquireSync();
+ * try {
+ *   cond.waitForSync(() => items[0] > 0);
+ *   items[0]--;
+ * } finally { cond.release(); }
+ * // producer
+ * cond.withLockSync(() => { items[0]++; cond.notify(); });
+ */
+export class Condition extends Acquirable {
+  /** @internal the queue words. */
+  declare readonly words: Int32Array;
+  /** The lock this condition releases while waiting (a new RLock by default, as Python). */
+  declare readonly lock: ConditionLock;
+  /** This thread's spin budget (see SPIN_MAX); undefined until the first spin. */
+  private spins: number | undefined;
+
+  /**
+   * @param lock a `Lock` or `RLock` from @conc/lock; default a new `RLock`.
+   * @throws TypeError if `lock` is something else.
+   */
+  constructor(lock?: ConditionLock) {
+    super();
+    if (lock === undefined) lock = new RLock();
+    else if (!(lock instanceof Lock) && !(lock instanceof RLock)) {
+      throw new TypeError(
+        `Condition: lock must be a Lock or RLock from @conc/lock, got ${lock === null ? 'null' : typeof lock === 'object' ? ((lock as object).constructor?.name ?? 'an object') : typeof lock}`,
+      );
+    }
+    Object.defineProperty(this, 'words', { value: allocateWords(WORDS) });
+    Object.defineProperty(this, 'lock', { value: lock, enumerable: true });
+  }
+
+  /** @internal Rebuild a Condition over memory shared from another thread. */
+  static revive(data: { words: SharedWords; lock: unknown }): Condition {
+    const cond = Object.create(Condition.prototype) as Condition;
+    Object.defineProperty(cond, 'words', { value: wordsView(data.words) });
+    Object.defineProperty(cond, 'lock', { value: decodeSync(data.lock), enumerable: true });
+    return cond;
+  }
+
+  // ---- the lock's methods -------------------------------------------------
+
+  /**
+   * Wait without blocking until the lock is taken; `false` on timeout, rejects
+   * with `signal.reason` if aborted (holding nothing).
+   */
+  acquire(options?: WaitOptions): Promise<boolean> {
+    if (options !== undefined) {
+      const bad = rejectBadOptions(options, 'Condition.acquire');
+      if (bad) return bad;
+      if (options.signal !== undefined || options.timeout === 0) return this.lock.acquire(options);
+    }
+    return this.quickAcquire(SPIN_ASYNC) ? Promise.resolve(true) : this.lock.acquire(options);
+  }
+
+  /**
+   * Block until the lock is taken; `false` if `timeout` (ms) passes first.
+   * On the main thread this blocks the event loop.
+   *
+   * Unlike the lock's own `acquireSync`, it polls briefly before parking, and
+   * lets threads that `notify` just woke take the lock back first: a
+   * condition's lock is handed back and forth, and is usually free again
+   * within microseconds.
+   */
+  acquireSync(options?: SyncWaitOptions): boolean {
+    if (options !== undefined) {
+      checkWaitOptions(options, 'Condition.acquireSync');
+      if (options.timeout === 0) return this.lock.acquireSync(options);
+    }
+    return this.quickAcquire(this.budget()) || this.lock.acquireSync(options);
+  }
+
+  /** The lock now, or after a polite spin (see spinAcquirePolite); false: go and park. */
+  private quickAcquire(spins: number): boolean {
+    const lock = this.lock;
+    const w = this.words;
+    if (Atomics.load(w, PENDING) <= 0 && lock.tryAcquire()) return true;
+    if (lock instanceof RLock && lock.isOwned()) return false; // re-entry: the lock's acquire does it
+    return this.spun(spinAcquirePolite(lock, w, spins));
+  }
+
+  /** This thread's spin budget for the blocking paths (see SPIN_MAX). */
+  private budget(): number {
+    return this.spins ?? SPIN_SYNC;
+  }
+
+  /** Adapt the budget to how a spin ended: grow after a success, halve after a park. */
+  private spun(success: boolean): boolean {
+    const spins = this.spins ?? SPIN_SYNC;
+    this.spins = success ? Math.min(spins + (spins >> 2) + 16, SPIN_MAX) : Math.max(spins >> 1, SPIN_MIN);
+    return success;
+  }
+
+  /** Take the lock if it is free (or, for an RLock, already ours), without waiting. */
+  tryAcquire(): boolean {
+    return this.lock.tryAcquire();
+  }
+
+  /** Release the lock (one level of an RLock); throws as the lock's own `release`. */
+  release(): void {
+    this.lock.release();
+  }
+
+  // ---- waiting ------------------------------------------------------------
+
+  /**
+   * Block the calling thread until notified or until `timeout` ms pass.
+   * Releases the lock (all levels of an RLock) while waiting and takes it
+   * back before returning, even on timeout. On the main thread this blocks
+   * the event loop.
+   *
+   * @returns `true` if notified, `false` on timeout.
+   * @throws ConcRuntimeError if the calling thread does not hold the lock.
+   * @throws RangeError on a negative or NaN timeout (before anything changes).
+   */
+  waitSync(options?: SyncWaitOptions): boolean {
+    if (options !== undefined) checkOptionsNoClock(options, 'Condition.waitSync');
+    const timeout = options?.timeout ?? Number.POSITIVE_INFINITY;
+    this.checkOwned('waitSync');
+    const t = this.enqueue();
+    const level = this.releaseSave();
+    try {
+      this.parkSync(t, timeout, timeout === 0 ? 0 : this.budget());
+    } finally {
+      this.restoreSync(level);
+    }
+    return this.settle(t);
+  }
+
+  /**
+   * Wait without blocking until notified, `timeout` ms pass, or `signal`
+   * aborts. Releases the lock while waiting and takes it back before
+   * settling, whatever the outcome (even on abort: re-taking the lock is not
+   * abortable).
+   *
+   * @returns a Promise of `true` if notified, `false` on timeout.
+   * Rejects with `signal.reason` if aborted (an already-aborted signal
+   * changes nothing), ConcRuntimeError without the lock, RangeError on a
+   * negative or NaN timeout.
+   */
+  wait(options?: WaitOptions): Promise<boolean> {
+    const bad = rejectBadOptions(options, 'Condition.wait');
+    if (bad) return bad;
+    try {
+      this.checkOwned('wait');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return this.waitAsync(deadlineOf(options?.timeout), signal);
+  }
+
+  private async waitAsync(deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
+    const t = this.enqueue();
+    const level = this.releaseSave();
+    try {
+      await this.parkAsync(t, deadline, signal);
+    } finally {
+      await this.restoreAsync(level);
+    }
+    return this.settle(t, signal);
+  }
+
+  /**
+   * Block until `predicate()` returns a truthy value, waiting between checks
+   * (Python's `wait_for`). The predicate runs with the lock held.
+   *
+   * @returns the predicate's last value: truthy, or falsy if `timeout` passed.
+   * @throws ConcRuntimeError without the lock; TypeError if `predicate` is not
+   *   a function; RangeError on a negative or NaN timeout.
+   */
+  waitForSync<T>(predicate: () => T, options?: SyncWaitOptions): T {
+    if (options !== undefined) checkWaitOptions(options, 'Condition.waitForSync');
+    if (typeof predicate !== 'function') throw new TypeError('Condition.waitForSync: predicate must be a function');
+    const deadline = deadlineOf(options?.timeout);
+    this.checkOwned('waitForSync');
+    let result = predicate();
+    while (!result) {
+      const left = remaining(deadline);
+      if (left === 0) break;
+      this.waitSync({ timeout: left });
+      result = predicate();
+    }
+    return result;
+  }
+
+  /**
+   * Wait without blocking until `predicate()` returns a truthy value (a
+   * promise it returns is awaited). The predicate runs with the lock held.
+   *
+   * @returns a Promise of the predicate's last value (falsy on timeout).
+   * Rejects as {@link Condition.wait} does, and with TypeError if
+   * `predicate` is not a function.
+   */
+  async waitFor<T>(predicate: () => T | Promise<T>, options?: WaitOptions): Promise<Awaited<T>> {
+    if (options !== undefined) checkWaitOptions(options, 'Condition.waitFor');
+    if (typeof predicate !== 'function') throw new TypeError('Condition.waitFor: predicate must be a function');
+    const deadline = deadlineOf(options?.timeout);
+    this.checkOwned('waitFor');
+    const signal = options?.signal;
+    if (signal?.aborted) throw signal.reason;
+    let result = await predicate();
+    while (!result) {
+      const left = remaining(deadline);
+      if (left === 0) break;
+      await this.wait({ timeout: left, signal });
+      result = await predicate();
+    }
+    return result;
+  }
+
+  // ---- notifying ----------------------------------------------------------
+
+  /**
+   * Wake at most `n` threads (or async waits) waiting on this condition, the
+   * longest-waiting first. They return from `wait` once they get the lock
+   * back, so after the caller releases it.
+   *
+   * @returns nothing (Python's returns None); waking nobody is not an error.
+   * @throws ConcRuntimeError if the calling thread does not hold the lock;
+   *   RangeError if `n` is negative, NaN or not an integer (Infinity is all).
+   */
+  notify(n = 1): void {
+    checkCount(n);
+    this.checkOwned('notify');
+    const w = this.words;
+    // Nobody waiting: nothing to take INNER for. Holding the lock, no wait can
+    // be joining the queue now (a wait takes its ticket under the lock).
+    if (n === 0 || Atomics.load(w, TICKETS) === Atomics.load(w, SERVED)) return;
+    lockInner(w);
+    try {
+      serve(w, n);
+    } finally {
+      futexUnlock(w, INNER);
+    }
+  }
+
+  /** Wake every waiter (Python's `notify_all`). Throws ConcRuntimeError without the lock. */
+  notifyAll(): void {
+    this.checkOwned('notifyAll');
+    const w = this.words;
+    if (Atomics.load(w, TICKETS) === Atomics.load(w, SERVED)) return;
+    lockInner(w);
+    try {
+      serve(w, Number.POSITIVE_INFINITY);
+    } finally {
+      futexUnlock(w, INNER);
+    }
+  }
+
+  override toString(): string {
+    const w = this.words;
+    const waiting = ((Atomics.load(w, TICKETS) - Atomics.load(w, SERVED)) | 0) - Atomics.load(w, NGHOSTS);
+    return `Condition(${this.lock}, waiting=${waiting})`;
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  /** Python's `_is_owned`: an RLock must be ours; a Lock must be held (by anyone, as Python checks). */
+  private checkOwned(method: string): void {
+    const lock = this.lock;
+    const owned = lock instanceof RLock ? lock.isOwned() : lock.locked;
+    if (!owned) {
+      throw new ConcRuntimeError(
+        `Condition.${method}: cannot ${method.startsWith('notify') ? 'notify' : 'wait'} on an un-acquired lock (acquire the condition or its lock first)`,
+      );
+    }
+  }
+
+  private enqueue(): number {
+    const w = this.words;
+    lockInner(w);
+    const t = Atomics.load(w, TICKETS);
+    Atomics.store(w, TICKETS, (t + 1) | 0);
+    futexUnlock(w, INNER);
+    return t;
+  }
+
+  /** Release the lock fully; returns what restore needs (the RLock level). */
+  private releaseSave(): number {
+    const lock = this.lock;
+    const level = lock instanceof RLock ? lock.recursionLevel : 1;
+    for (let i = 0; i < level; i++) lock.release();
+    return level;
+  }
+
+  private restoreSync(level: number): void {
+    // The notifier usually lets go of the lock a moment after notifying, and
+    // may take it again at once: poll for a free moment rather than parking
+    // on the lock (a park and wake costs ~30 us).
+    const lock = this.lock;
+    if (!this.spun(spinAcquire(lock, this.budget()))) lock.acquireSync();
+    for (let i = 1; i < level; i++) lock.tryAcquire();
+  }
+
+  private async restoreAsync(level: number): Promise<void> {
+    const lock = this.lock;
+    if (!spinAcquire(lock, SPIN_ASYNC)) await lock.acquire();
+    for (let i = 1; i < level; i++) lock.tryAcquire();
+  }
+
+  /**
+   * Wait until ticket `t` is served or `timeout` ms pass (counted from the
+   * park: a wait served while spinning never reads the clock, and the spin,
+   * at most SPIN_MAX polls, adds at most some tens of microseconds).
+   */
+  private parkSync(t: number, timeout: number, spins: number): void {
+    const w = this.words;
+    for (let i = 0; i < spins; i++) {
+      if (isServed(w, t)) {
+        this.spun(true);
+        return;
+      }
+    }
+    if (spins > 0) this.spun(false);
+    const deadline = deadlineOf(timeout);
+    const slot = PARK + (t & PARK_MASK);
+    for (;;) {
+      const v = Atomics.load(w, slot);
+      Atomics.add(w, PARKED, 1);
+      if (isServed(w, t)) {
+        Atomics.sub(w, PARKED, 1);
+        return;
+      }
+      const r = waitSync(w, slot, v, deadline, 0);
+      Atomics.sub(w, PARKED, 1);
+      if (r === 'timed-out') return;
+    }
+  }
+
+  private async parkAsync(t: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+    const w = this.words;
+    for (let i = 0; i < SPIN_ASYNC; i++) if (isServed(w, t)) return;
+    const slot = PARK + (t & PARK_MASK);
+    for (;;) {
+      if (signal?.aborted) return;
+      const v = Atomics.load(w, slot);
+      Atomics.add(w, PARKED, 1);
+      if (isServed(w, t)) {
+        Atomics.sub(w, PARKED, 1);
+        return;
+      }
+      const r = await waitAsync(w, slot, v, deadline, signal, 0);
+      Atomics.sub(w, PARKED, 1);
+      if (r === 'timed-out') return;
+    }
+  }
+
+  /** Holding the lock again: was ticket `t` served? If not, take it out of the queue. */
+  private settle(t: number, signal?: AbortSignal): boolean {
+    const w = this.words;
+    const aborted = signal?.aborted === true;
+    if (!aborted && isServed(w, t)) {
+      Atomics.sub(w, PENDING, 1); // woken, and holding the lock again
+      return true;
+    }
+    let served: boolean;
+    lockInner(w);
+    try {
+      // Re-checked under INNER: with a plain Lock, a careless notify may not hold it.
+      served = isServed(w, t);
+      if (!served) cancel(w, t);
+      else {
+        Atomics.sub(w, PENDING, 1);
+        if (aborted) serve(w, 1); // served, but the caller gave up: pass the wake-up on
+      }
+    } finally {
+      futexUnlock(w, INNER);
+    }
+    if (aborted) throw signal!.reason;
+    return served;
+  }
+}
+
+registerShareable(Condition, {
+  tag: 'conc.Condition',
+  module: import.meta.url,
+  share: (cond) => ({ words: describeWords(cond.words), lock: encode(cond.lock, 'thread', 'Condition.lock') }),
+  revive: (data) => Condition.revive(data),
+});
