@@ -41,6 +41,7 @@
  */
 import {
   ConcRuntimeError,
+  registerErrorClass,
   SPIN_ASYNC,
   SPIN_SYNC,
   type SharedWords,
@@ -93,6 +94,7 @@ const SPIN_MUTEX = 200;
 export class BrokenBarrierError extends ConcRuntimeError {
   override name = 'BrokenBarrierError';
 }
+registerErrorClass(BrokenBarrierError);
 
 /** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
 export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;

@@ -27,3 +27,25 @@ export class DataCloneError extends Error {
 export class ConcRuntimeError extends Error {
   override name = 'ConcRuntimeError';
 }
+
+type ErrorClass = new (message?: string) => Error;
+const errorsKey = Symbol.for('conc.errorClasses.v1');
+const errorClasses: Map<string, ErrorClass> = ((globalThis as any)[errorsKey] ??= new Map());
+
+/**
+ * Register an error class by its name, so an error of that class thrown in
+ * another thread or process is rebuilt as that class (`instanceof` holds after
+ * `join` rejects with it). Every conc package registers its own errors.
+ */
+export function registerErrorClass(cls: ErrorClass): void {
+  if (!errorClasses.has(cls.name)) errorClasses.set(cls.name, cls);
+}
+
+/** The registered error class of that name, if any. */
+export function errorClass(name: string): ErrorClass | undefined {
+  return errorClasses.get(name);
+}
+
+registerErrorClass(TimeoutError);
+registerErrorClass(DataCloneError);
+registerErrorClass(ConcRuntimeError);

@@ -1,4 +1,4 @@
-export { ConcRuntimeError, DataCloneError, TimeoutError } from './errors.js';
+export { ConcRuntimeError, DataCloneError, TimeoutError, errorClass, registerErrorClass } from './errors.js';
 export { allocateWords, describeWords, wordsView, type SharedWords } from './memory.js';
 export {
   SPIN_ASYNC,

@@ -67,7 +67,8 @@ export function checkWaitOptions(options: WaitOptions | undefined, method: strin
     throw new TypeError(`${method}: options must be an object like { timeout, signal }, got ${String(options)}`);
   }
   const { signal, timeout } = options;
-  if (timeout !== undefined) deadlineOf(timeout, `${method}: timeout`);
+  // Validate without reading the clock: this runs on every acquire that passes options.
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) deadlineOf(timeout, `${method}: timeout`);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`${method}: options.signal must be an AbortSignal`);
   }

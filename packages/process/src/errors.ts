@@ -23,7 +23,10 @@ export function serializeError(error: unknown): SerializedError {
 }
 
 export function reviveError(data: SerializedError): Error {
-  const Ctor = (globalThis as any)[data.name];
+  // conc's own error classes, registered by @conc/core's registerErrorClass
+  // (read through the global key so the child's bootstrap need not load core).
+  const registered = (globalThis as any)[Symbol.for('conc.errorClasses.v1')]?.get(data.name);
+  const Ctor = registered ?? (globalThis as any)[data.name];
   const error: Error =
     typeof Ctor === 'function' && Ctor.prototype instanceof Error ? new Ctor(data.message) : new Error(data.message);
   if (error.name !== data.name)

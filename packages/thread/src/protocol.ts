@@ -4,7 +4,7 @@
  * private MessagePort that the parent reads with receiveMessageOnPort.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { SharedWords } from '@conc/core';
+import { type SharedWords, errorClass } from '@conc/core';
 
 export const RUNNING = 0;
 export const DONE = 1;
@@ -43,7 +43,7 @@ export function serializeError(error: unknown): SerializedError {
 
 /** Rebuild an error thrown in another thread or process, keeping name, message and stack. */
 export function reviveError(data: SerializedError): Error {
-  const Ctor = (globalThis as any)[data.name];
+  const Ctor = errorClass(data.name) ?? (globalThis as any)[data.name];
   const error: Error =
     typeof Ctor === 'function' && Ctor.prototype instanceof Error ? new Ctor(data.message) : new Error(data.message);
   if (error.name !== data.name)
