@@ -7,14 +7,19 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const name = 'zz-generated-check';
 const dir = join(root, 'packages', name);
-const pnpm = process.env.npm_execpath?.includes('pnpm')
-  ? [process.execPath, process.env.npm_execpath]
-  : ['npx', '-y', 'pnpm@12.4.2'];
+// pnpm: the one running this script if any (a JS entry or a native binary), else the pinned one.
+const execpath = process.env.npm_execpath ?? '';
+const pnpm = !execpath.includes('pnpm')
+  ? ['npx', '-y', 'pnpm@12.4.2']
+  : /\.[cm]?js$/.test(execpath)
+    ? [process.execPath, execpath]
+    : [execpath];
 const step = (cmd, args, cwd = root) => {
   const r = spawnSync(cmd, args, { cwd, stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal})`);
 };
-const install = () => step(pnpm[0], [...pnpm.slice(1), 'install', '--offline', '--silent', '--config.frozen-lockfile=false']);
+const install = () =>
+  step(pnpm[0], [...pnpm.slice(1), 'install', '--offline', '--silent', '--config.frozen-lockfile=false']);
 
 rmSync(dir, { recursive: true, force: true });
 let ok = false;
@@ -35,5 +40,9 @@ try {
     ok = false;
   }
 }
-console.log(ok ? 'generator check: a freshly generated package builds, typechecks and passes its tests' : 'generator check FAILED');
+console.log(
+  ok
+    ? 'generator check: a freshly generated package builds, typechecks and passes its tests'
+    : 'generator check FAILED',
+);
 process.exitCode = ok ? 0 : 1;

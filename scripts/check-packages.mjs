@@ -17,10 +17,13 @@ const fail = (pkg, problem) => {
   console.error(`✗ ${pkg}: ${problem}`);
 };
 
-// pnpm: the one running this script if any, else the pinned one through npx.
-const pnpm = process.env.npm_execpath?.includes('pnpm')
-  ? [process.execPath, process.env.npm_execpath]
-  : ['npx', '-y', 'pnpm@12.4.2'];
+// pnpm: the one running this script if any (a JS entry or a native binary), else the pinned one.
+const execpath = process.env.npm_execpath ?? '';
+const pnpm = !execpath.includes('pnpm')
+  ? ['npx', '-y', 'pnpm@12.4.2']
+  : /\.[cm]?js$/.test(execpath)
+    ? [process.execPath, execpath]
+    : [execpath];
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
 const packages = readdirSync(join(root, 'packages'))

@@ -34,7 +34,9 @@ async function concRate(kind, n, producers = 1, consumers = 1, consumer = 'consu
   const total = n * producers;
   const threads = [];
   for (let c = 0; c < consumers; c++) {
-    threads.push(new Thread({ target: { module: workers, export: consumer }, args: [q, go, total / consumers] }).start());
+    threads.push(
+      new Thread({ target: { module: workers, export: consumer }, args: [q, go, total / consumers] }).start(),
+    );
   }
   for (let p = 0; p < producers; p++) {
     threads.push(new Thread({ target: { module: workers, export: 'produce' }, args: [q, go, kind, p * n, n] }).start());
@@ -79,8 +81,7 @@ port.on('message', (v) => {
 async function postMessageRate(kind, n) {
   const go = new Int32Array(new SharedArrayBuffer(12));
   const { port1, port2 } = new MessageChannel();
-  const start = (src, port) =>
-    new Worker(src, { eval: true, workerData: { port, go, kind, n }, transferList: [port] });
+  const start = (src, port) => new Worker(src, { eval: true, workerData: { port, go, kind, n }, transferList: [port] });
   const ws = [start(POST_CONSUMER, port2), start(POST_PRODUCER, port1)];
   const ms = timeRun(go, 2, 1);
   await Promise.all(ws.map((w) => new Promise((resolve) => w.on('exit', resolve))));
@@ -140,13 +141,20 @@ export default async function () {
       { label: 'postMessage (MessageChannel)', value: post, target: { min: 2 } },
       { label: 'Python queue.Queue', value: py, skipped: 'python3 not found', target: { min: 20 } },
     ]);
-    report(`Queue, ${what}, thread -> thread, consumer awaits get() (items/s)`, { label: 'conc Queue putSync -> await get', value: oursAsync }, [
-      { label: 'postMessage (MessageChannel)', value: post, target: { min: 2 } },
-    ]);
+    report(
+      `Queue, ${what}, thread -> thread, consumer awaits get() (items/s)`,
+      { label: 'conc Queue putSync -> await get', value: oursAsync },
+      [{ label: 'postMessage (MessageChannel)', value: post, target: { min: 2 } }],
+    );
   }
 
-  const [two, pyTwo] = await inTurns(ROUNDS, [() => concRate('int', 500_000, 2, 2), () => pythonRate('int', 50_000, 2, 2)]);
-  report('Queue, small ints, 2 producer threads x 2 consumer threads (items/s, total)', { label: 'conc Queue', value: two }, [
-    { label: 'Python queue.Queue, 2 x 2 threads', value: pyTwo, skipped: 'python3 not found', target: { min: 20 } },
+  const [two, pyTwo] = await inTurns(ROUNDS, [
+    () => concRate('int', 500_000, 2, 2),
+    () => pythonRate('int', 50_000, 2, 2),
   ]);
+  report(
+    'Queue, small ints, 2 producer threads x 2 consumer threads (items/s, total)',
+    { label: 'conc Queue', value: two },
+    [{ label: 'Python queue.Queue, 2 x 2 threads', value: pyTwo, skipped: 'python3 not found', target: { min: 20 } }],
+  );
 }

@@ -23,10 +23,14 @@ export default async function () {
         20_000,
       ),
   ]);
-  report('Semaphore ping-pong between 2 threads (round trips/s)', { label: 'conc Semaphore (acquireSync)', value: ours }, [
-    { label: 'raw SAB, spin 2000 then park', value: raw, target: { min: 0.3 } },
-    { label: 'Python threading.Semaphore', value: py, skipped: 'python3 not found', target: { min: 10 } },
-  ]);
+  report(
+    'Semaphore ping-pong between 2 threads (round trips/s)',
+    { label: 'conc Semaphore (acquireSync)', value: ours },
+    [
+      { label: 'raw SAB, spin 2000 then park', value: raw, target: { min: 0.3 } },
+      { label: 'Python threading.Semaphore', value: py, skipped: 'python3 not found', target: { min: 10 } },
+    ],
+  );
 
   const sem = new Semaphore(1);
   const bounded = new BoundedSemaphore(1);
@@ -55,9 +59,11 @@ print(best)`);
   report('Semaphore acquireSync + release, 1 thread, uncontended (pairs/s)', { label: 'conc Semaphore', value: sync }, [
     { label: 'Python threading.Semaphore', value: pyUncontended, skipped: 'python3 not found' },
   ]);
-  report('BoundedSemaphore acquireSync + release, uncontended (pairs/s)', { label: 'conc BoundedSemaphore', value: boundedSync }, [
-    { label: 'Python threading.Semaphore', value: pyUncontended, skipped: 'python3 not found' },
-  ]);
+  report(
+    'BoundedSemaphore acquireSync + release, uncontended (pairs/s)',
+    { label: 'conc BoundedSemaphore', value: boundedSync },
+    [{ label: 'Python threading.Semaphore', value: pyUncontended, skipped: 'python3 not found' }],
+  );
   const asyncRate = await rate(async (k) => {
     for (let i = 0; i < k; i++) {
       await sem.acquire();
@@ -72,7 +78,10 @@ print(best)`);
   const many = [];
   for (let i = 0; i < 100_000; i++) many.push(new Semaphore(2));
   const perSemaphore = (process.memoryUsage().arrayBuffers - before) / many.length;
-  report('Shared memory per Semaphore, 100 k Semaphores (bytes)', { label: 'conc Semaphore', value: perSemaphore }, [
-    { label: 'budget in BENCHMARKS.md', value: 256, target: { max: 1 } },
-  ], 'bytes');
+  report(
+    'Shared memory per Semaphore, 100 k Semaphores (bytes)',
+    { label: 'conc Semaphore', value: perSemaphore },
+    [{ label: 'budget in BENCHMARKS.md', value: 256, target: { max: 1 } }],
+    'bytes',
+  );
 }

@@ -74,7 +74,9 @@ describe('breaking across threads', () => {
 
   it('a worker whose wait times out breaks the barrier for a waiter on the main thread', async () => {
     const b = new Barrier(3);
+    // Observe the rejection at once: it may come while we await the worker.
     const mine = b.wait({ timeout: 15_000 });
+    mine.catch(() => {});
     const out = await finish<Outcome>(spawn('waitOnce', [b, 'sync', 50]));
     expect(out).toEqual({
       error: 'BrokenBarrierError',

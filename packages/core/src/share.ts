@@ -166,9 +166,7 @@ export function encode(value: unknown, destination: Destination = 'thread', path
   return value;
 }
 
-function isMarker(
-  value: unknown,
-): value is { [MARK]: string; module: string; data?: unknown; remote?: RemoteRef } {
+function isMarker(value: unknown): value is { [MARK]: string; module: string; data?: unknown; remote?: RemoteRef } {
   return typeof value === 'object' && value !== null && typeof (value as any)[MARK] === 'string';
 }
 

@@ -68,7 +68,8 @@ export function checkWaitOptions(options: WaitOptions | undefined, method: strin
   }
   const { signal, timeout } = options;
   // Validate without reading the clock: this runs on every acquire that passes options.
-  if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) deadlineOf(timeout, `${method}: timeout`);
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0))
+    deadlineOf(timeout, `${method}: timeout`);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`${method}: options.signal must be an AbortSignal`);
   }

@@ -1,2 +1,2 @@
 export { Event, type SyncWaitOptions } from './event.js';
-export { type WaitOptions } from '@conc/core';
+export type { WaitOptions } from '@conc/core';

@@ -75,12 +75,15 @@ describe('Event on one thread', () => {
 });
 
 describe('Event: bad input and abort', () => {
-  it.each([-1, -0.001, Number.NaN, Number.NEGATIVE_INFINITY])('waitSync({ timeout: %s }) throws RangeError, even when set', (timeout) => {
-    const event = new Event();
-    expect(() => event.waitSync({ timeout })).toThrow(/Event\.waitSync: timeout/);
-    event.set();
-    expect(() => event.waitSync({ timeout })).toThrow(RangeError);
-  });
+  it.each([-1, -0.001, Number.NaN, Number.NEGATIVE_INFINITY])(
+    'waitSync({ timeout: %s }) throws RangeError, even when set',
+    (timeout) => {
+      const event = new Event();
+      expect(() => event.waitSync({ timeout })).toThrow(/Event\.waitSync: timeout/);
+      event.set();
+      expect(() => event.waitSync({ timeout })).toThrow(RangeError);
+    },
+  );
 
   it.each([-1, Number.NaN])('wait({ timeout: %s }) returns a promise that rejects with RangeError', async (timeout) => {
     const event = new Event();
@@ -130,25 +133,31 @@ describe('Event: bad input and abort', () => {
 });
 
 describe('Event across threads', () => {
-  it.each(['sync', 'async'])('set on main wakes %s waiters in four threads', async (mode) => {
-    // each worker waits 25 s, longer than finish() waits for it: a lost wake-up fails the join
-    const event = new Event();
-    const counter = sharedInts(1);
-    const threads = Array.from({ length: 4 }, () => spawn(fixture('waitFor'), [event, counter, 25_000, mode]));
-    await until(event.words, 1, 4); // all four registered as waiters
-    expect(counter[0]).toBe(0);
-    event.set();
-    expect(await Promise.all(threads.map((t) => finish(t)))).toEqual([true, true, true, true]);
-    expect(counter[0]).toBe(4);
-    expect(waiters(event)).toBe(0);
-  }, 30_000);
+  it.each(['sync', 'async'])(
+    'set on main wakes %s waiters in four threads',
+    async (mode) => {
+      // each worker waits 25 s, longer than finish() waits for it: a lost wake-up fails the join
+      const event = new Event();
+      const counter = sharedInts(1);
+      const threads = Array.from({ length: 4 }, () => spawn(fixture('waitFor'), [event, counter, 25_000, mode]));
+      await until(event.words, 1, 4); // all four registered as waiters
+      expect(counter[0]).toBe(0);
+      event.set();
+      expect(await Promise.all(threads.map((t) => finish(t)))).toEqual([true, true, true, true]);
+      expect(counter[0]).toBe(4);
+      expect(waiters(event)).toBe(0);
+    },
+    30_000,
+  );
 
   it('after clear, waits in four threads time out with false', async () => {
     const event = new Event();
     event.set();
     event.clear();
     const counter = sharedInts(1);
-    const threads = ['sync', 'async', 'sync', 'async'].map((mode) => spawn(fixture('waitFor'), [event, counter, 50, mode]));
+    const threads = ['sync', 'async', 'sync', 'async'].map((mode) =>
+      spawn(fixture('waitFor'), [event, counter, 50, mode]),
+    );
     expect(await Promise.all(threads.map((t) => finish(t)))).toEqual([false, false, false, false]);
     expect(counter[0]).toBe(0);
   }, 20_000);
@@ -176,16 +185,20 @@ describe('Event across threads', () => {
     expect(await event.wait({ timeout: 20 })).toBe(false);
   }, 15_000);
 
-  it.each(['sync', 'async'])('20 000 %s ping-pong rounds between two threads lose no wake-up', async (mode) => {
-    const a = new Event();
-    const b = new Event();
-    const rounds = 20_000;
-    const threads = [
-      spawn(fixture('pingPong'), [a, b, rounds, true, mode]),
-      spawn(fixture('pingPong'), [b, a, rounds, false, mode]),
-    ];
-    expect(await Promise.all(threads.map((t) => finish(t, 25_000)))).toEqual([rounds, rounds]);
-  }, 30_000);
+  it.each(['sync', 'async'])(
+    '20 000 %s ping-pong rounds between two threads lose no wake-up',
+    async (mode) => {
+      const a = new Event();
+      const b = new Event();
+      const rounds = 20_000;
+      const threads = [
+        spawn(fixture('pingPong'), [a, b, rounds, true, mode]),
+        spawn(fixture('pingPong'), [b, a, rounds, false, mode]),
+      ];
+      expect(await Promise.all(threads.map((t) => finish(t, 25_000)))).toEqual([rounds, rounds]);
+    },
+    30_000,
+  );
 
   it('nested in args, an Event arrives as an Event over the same memory, and comes back as one', async () => {
     const event = new Event();

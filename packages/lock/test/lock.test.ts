@@ -86,29 +86,36 @@ describe('Lock on one thread', () => {
 });
 
 describe('Lock: bad input', () => {
-  it.each([-1, -0.001, Number.NaN, Number.NEGATIVE_INFINITY])('acquireSync({ timeout: %s }) throws RangeError synchronously', (timeout) => {
-    const lock = new Lock();
-    expect(() => lock.acquireSync({ timeout })).toThrow(RangeError);
-    expect(() => lock.acquireSync({ timeout })).toThrow(/Lock\.acquireSync: timeout/);
-    expect(() => lock.guardSync({ timeout })).toThrow(RangeError);
-    expect(() => lock.withLockSync(() => 1, { timeout })).toThrow(RangeError);
-    expect(lock.locked).toBe(false);
-  });
+  it.each([-1, -0.001, Number.NaN, Number.NEGATIVE_INFINITY])(
+    'acquireSync({ timeout: %s }) throws RangeError synchronously',
+    (timeout) => {
+      const lock = new Lock();
+      expect(() => lock.acquireSync({ timeout })).toThrow(RangeError);
+      expect(() => lock.acquireSync({ timeout })).toThrow(/Lock\.acquireSync: timeout/);
+      expect(() => lock.guardSync({ timeout })).toThrow(RangeError);
+      expect(() => lock.withLockSync(() => 1, { timeout })).toThrow(RangeError);
+      expect(lock.locked).toBe(false);
+    },
+  );
 
-  it.each([-1, Number.NaN])('acquire({ timeout: %s }) returns a promise that rejects with RangeError', async (timeout) => {
-    const lock = new Lock();
-    lock.acquireSync(); // even on a held lock: rejected at once, not after waiting
-    let p!: Promise<boolean>;
-    expect(() => {
-      p = lock.acquire({ timeout });
-    }).not.toThrow();
-    expect(p).toBeInstanceOf(Promise);
-    await expect(p).rejects.toThrow(RangeError);
-    await expect(lock.acquire({ timeout })).rejects.toThrow(/Lock\.acquire: timeout/);
-    await expect(lock.guard({ timeout })).rejects.toThrow(RangeError);
-    await expect(lock.withLock(() => 1, { timeout })).rejects.toThrow(RangeError);
-    releaseOnlyHold(lock);
-  }, 5_000);
+  it.each([-1, Number.NaN])(
+    'acquire({ timeout: %s }) returns a promise that rejects with RangeError',
+    async (timeout) => {
+      const lock = new Lock();
+      lock.acquireSync(); // even on a held lock: rejected at once, not after waiting
+      let p!: Promise<boolean>;
+      expect(() => {
+        p = lock.acquire({ timeout });
+      }).not.toThrow();
+      expect(p).toBeInstanceOf(Promise);
+      await expect(p).rejects.toThrow(RangeError);
+      await expect(lock.acquire({ timeout })).rejects.toThrow(/Lock\.acquire: timeout/);
+      await expect(lock.guard({ timeout })).rejects.toThrow(RangeError);
+      await expect(lock.withLock(() => 1, { timeout })).rejects.toThrow(RangeError);
+      releaseOnlyHold(lock);
+    },
+    5_000,
+  );
 
   it('options that are not an object, or a signal that is not an AbortSignal, are TypeErrors', async () => {
     const lock = new Lock();

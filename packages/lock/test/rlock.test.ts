@@ -56,17 +56,20 @@ describe('RLock on one thread', () => {
     expect(r.locked).toBe(false);
   });
 
-  it.each([-1, Number.NaN])('acquire({ timeout: %s }) returns a promise that rejects with RangeError', async (timeout) => {
-    const r = new RLock();
-    let p!: Promise<boolean>;
-    expect(() => {
-      p = r.acquire({ timeout });
-    }).not.toThrow();
-    await expect(p).rejects.toThrow(RangeError);
-    await expect(r.acquire({ timeout })).rejects.toThrow(/RLock\.acquire: timeout/);
-    await expect(r.guard({ timeout })).rejects.toThrow(RangeError);
-    expect(r.locked).toBe(false);
-  });
+  it.each([-1, Number.NaN])(
+    'acquire({ timeout: %s }) returns a promise that rejects with RangeError',
+    async (timeout) => {
+      const r = new RLock();
+      let p!: Promise<boolean>;
+      expect(() => {
+        p = r.acquire({ timeout });
+      }).not.toThrow();
+      await expect(p).rejects.toThrow(RangeError);
+      await expect(r.acquire({ timeout })).rejects.toThrow(/RLock\.acquire: timeout/);
+      await expect(r.guard({ timeout })).rejects.toThrow(RangeError);
+      expect(r.locked).toBe(false);
+    },
+  );
 
   it('an already-aborted signal rejects with the reason and takes nothing (free or owned)', async () => {
     const r = new RLock();
@@ -149,7 +152,12 @@ describe('RLock across threads', () => {
     r.acquireSync();
     r.acquireSync();
     const result = await run(
-      async (lock: RLock) => [lock.tryAcquire(), lock.acquireSync({ timeout: 40 }), await lock.acquire({ timeout: 40 }), lock.recursionLevel],
+      async (lock: RLock) => [
+        lock.tryAcquire(),
+        lock.acquireSync({ timeout: 40 }),
+        await lock.acquire({ timeout: 40 }),
+        lock.recursionLevel,
+      ],
       [r],
     );
     expect(result).toEqual([false, false, false, 0]);

@@ -69,7 +69,8 @@ export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
 
 /** `who: what` must be an integer from `min` to 2^31-1 (messages built only on failure). */
 function checkInteger(x: unknown, min: number, who: string, what: string): void {
-  if (typeof x !== 'number') throw new TypeError(`${who}: ${what} must be a number, got ${x === null ? 'null' : typeof x}`);
+  if (typeof x !== 'number')
+    throw new TypeError(`${who}: ${what} must be a number, got ${x === null ? 'null' : typeof x}`);
   if (!Number.isInteger(x) || x < min || x > MAX_SEMAPHORE_VALUE) {
     throw new RangeError(`${who}: ${what} must be an integer from ${min} to ${MAX_SEMAPHORE_VALUE}, got ${x}`);
   }
@@ -301,4 +302,3 @@ registerShareable(BoundedSemaphore, {
   share,
   revive: (data) => BoundedSemaphore.revive(data),
 });
-

@@ -60,6 +60,7 @@ export function within<T>(p: Promise<T>, ms: number, what = 'promise'): Promise<
 export function beforeTimeout<T>(timeout: number, wait: (timeout: number) => T): T {
   const started = performance.now();
   const result = wait(timeout);
-  if (performance.now() - started >= timeout) throw new Error(`the wait was not woken within its ${timeout} ms timeout`);
+  if (performance.now() - started >= timeout)
+    throw new Error(`the wait was not woken within its ${timeout} ms timeout`);
   return result;
 }

@@ -18,7 +18,12 @@ describe('Semaphore on one thread', () => {
     sem.release();
     expect(sem.value).toBe(1);
     const three = new Semaphore(3);
-    expect([three.tryAcquire(), three.tryAcquire(), three.tryAcquire(), three.tryAcquire()]).toEqual([true, true, true, false]);
+    expect([three.tryAcquire(), three.tryAcquire(), three.tryAcquire(), three.tryAcquire()]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
     expect(String(three)).toBe('Semaphore(value=0)');
   });
 
@@ -66,7 +71,12 @@ describe('Semaphore on one thread', () => {
   it('release(2) with three async waiters lets exactly two in; the third gets the next release', async () => {
     const sem = new Semaphore(0);
     const entered: number[] = [];
-    const ps = [0, 1, 2].map((i) => sem.acquire({ timeout: 20_000 }).then((got) => (got && entered.push(i), got)));
+    const ps = [0, 1, 2].map((i) =>
+      sem.acquire({ timeout: 20_000 }).then((got) => {
+        if (got) entered.push(i);
+        return got;
+      }),
+    );
     await new Promise((r) => setTimeout(r, 20));
     sem.release(2);
     for (let i = 0; i < 500 && entered.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
@@ -127,7 +137,9 @@ describe('Semaphore: bad input throws at once and changes nothing', () => {
 
   it('a non-number initial value is a TypeError', () => {
     expect(() => new Semaphore('2' as never)).toThrow(TypeError);
-    expect(() => new BoundedSemaphore(null as never)).toThrow(/BoundedSemaphore: initial value must be a number, got null/);
+    expect(() => new BoundedSemaphore(null as never)).toThrow(
+      /BoundedSemaphore: initial value must be a number, got null/,
+    );
   });
 
   it.each([0, -1, 1.5, Number.NaN])('release(%s) throws RangeError', (n) => {
@@ -148,27 +160,33 @@ describe('Semaphore: bad input throws at once and changes nothing', () => {
     expect(sem.value).toBe(1);
   });
 
-  it.each([-1, -0.001, Number.NaN, Number.NEGATIVE_INFINITY])('acquireSync({ timeout: %s }) throws RangeError', (timeout) => {
-    const sem = new Semaphore(1);
-    expect(() => sem.acquireSync({ timeout })).toThrow(/Semaphore\.acquireSync: timeout/);
-    expect(() => sem.guardSync({ timeout })).toThrow(RangeError);
-    expect(() => sem.withLockSync(() => 1, { timeout })).toThrow(RangeError);
-    expect(() => new BoundedSemaphore().acquireSync({ timeout })).toThrow(/BoundedSemaphore\.acquireSync: timeout/);
-    expect(sem.value).toBe(1);
-  });
+  it.each([-1, -0.001, Number.NaN, Number.NEGATIVE_INFINITY])(
+    'acquireSync({ timeout: %s }) throws RangeError',
+    (timeout) => {
+      const sem = new Semaphore(1);
+      expect(() => sem.acquireSync({ timeout })).toThrow(/Semaphore\.acquireSync: timeout/);
+      expect(() => sem.guardSync({ timeout })).toThrow(RangeError);
+      expect(() => sem.withLockSync(() => 1, { timeout })).toThrow(RangeError);
+      expect(() => new BoundedSemaphore().acquireSync({ timeout })).toThrow(/BoundedSemaphore\.acquireSync: timeout/);
+      expect(sem.value).toBe(1);
+    },
+  );
 
-  it.each([-1, Number.NaN])('acquire({ timeout: %s }) returns a promise that rejects with RangeError', async (timeout) => {
-    const sem = new Semaphore(1);
-    let p!: Promise<boolean>;
-    expect(() => {
-      p = sem.acquire({ timeout });
-    }).not.toThrow();
-    await expect(p).rejects.toThrow(RangeError);
-    await expect(sem.acquire({ timeout })).rejects.toThrow(/Semaphore\.acquire: timeout/);
-    await expect(sem.guard({ timeout })).rejects.toThrow(RangeError);
-    await expect(sem.withLock(() => 1, { timeout })).rejects.toThrow(RangeError);
-    expect(sem.value).toBe(1);
-  });
+  it.each([-1, Number.NaN])(
+    'acquire({ timeout: %s }) returns a promise that rejects with RangeError',
+    async (timeout) => {
+      const sem = new Semaphore(1);
+      let p!: Promise<boolean>;
+      expect(() => {
+        p = sem.acquire({ timeout });
+      }).not.toThrow();
+      await expect(p).rejects.toThrow(RangeError);
+      await expect(sem.acquire({ timeout })).rejects.toThrow(/Semaphore\.acquire: timeout/);
+      await expect(sem.guard({ timeout })).rejects.toThrow(RangeError);
+      await expect(sem.withLock(() => 1, { timeout })).rejects.toThrow(RangeError);
+      expect(sem.value).toBe(1);
+    },
+  );
 
   it('options that are not an object, or a signal that is not an AbortSignal, are TypeErrors', async () => {
     const sem = new Semaphore(1);
@@ -288,18 +306,22 @@ describe('Semaphore across threads', () => {
     expect(sem.value).toBe(1);
   }, 30_000);
 
-  it.each(['sync', 'async'])('Semaphore(2) never lets three of four %s threads in at once', async (mode) => {
-    const sem = new Semaphore(2);
-    const stats = sharedInts(3); // inside now, most ever inside, entries
-    const rounds = 300;
-    const threads = Array.from({ length: 4 }, () => spawn(fixture('occupy'), [sem, stats, rounds, mode]));
-    await Promise.all(threads.map((t) => finish(t, 25_000)));
-    expect(stats[2]).toBe(4 * rounds);
-    expect(stats[0]).toBe(0);
-    expect(stats[1]).toBeGreaterThanOrEqual(1);
-    expect(stats[1]).toBeLessThanOrEqual(2);
-    expect(sem.value).toBe(2);
-  }, 30_000);
+  it.each(['sync', 'async'])(
+    'Semaphore(2) never lets three of four %s threads in at once',
+    async (mode) => {
+      const sem = new Semaphore(2);
+      const stats = sharedInts(3); // inside now, most ever inside, entries
+      const rounds = 300;
+      const threads = Array.from({ length: 4 }, () => spawn(fixture('occupy'), [sem, stats, rounds, mode]));
+      await Promise.all(threads.map((t) => finish(t, 25_000)));
+      expect(stats[2]).toBe(4 * rounds);
+      expect(stats[0]).toBe(0);
+      expect(stats[1]).toBeGreaterThanOrEqual(1);
+      expect(stats[1]).toBeLessThanOrEqual(2);
+      expect(sem.value).toBe(2);
+    },
+    30_000,
+  );
 
   it('with both permits held by workers, a third waiter (worker, main sync, main async) times out, then gets in after a release', async () => {
     const sem = new Semaphore(2);
@@ -355,7 +377,10 @@ describe('Semaphore across threads', () => {
     const a = new Semaphore(0);
     const b = new Semaphore(0);
     const rounds = 20_000;
-    const threads = [spawn(fixture('pingPong'), [a, b, rounds, true]), spawn(fixture('pingPong'), [b, a, rounds, false])];
+    const threads = [
+      spawn(fixture('pingPong'), [a, b, rounds, true]),
+      spawn(fixture('pingPong'), [b, a, rounds, false]),
+    ];
     expect(await Promise.all(threads.map((t) => finish(t, 25_000)))).toEqual([rounds, rounds]);
     expect([a.value, b.value]).toEqual([0, 0]);
   }, 30_000);

@@ -77,7 +77,9 @@ describe('errors thrown by the target', () => {
   }, 15_000);
 
   it('a ReferenceError from a module target gets no such hint', async () => {
-    const t = new Thread({ target: { module: new URL('./fixtures/broken.mjs', import.meta.url), export: 'usesUndefined' } }).start();
+    const t = new Thread({
+      target: { module: new URL('./fixtures/broken.mjs', import.meta.url), export: 'usesUndefined' },
+    }).start();
     const e = await rejectionOf(t.join({ timeout: 10_000 }));
     expect(e).toBeInstanceOf(ReferenceError);
     expect(e.message).toBe('notDefinedAnywhere is not defined');
@@ -112,7 +114,9 @@ describe('errors thrown by the target', () => {
 
   it('a target whose promise never settles, with nothing left to do, ends the thread: join rejects', async () => {
     const t = new Thread({ target: () => new Promise(() => {}), name: 'stuck' }).start();
-    await expect(t.join({ timeout: 10_000 })).rejects.toThrow('Thread stuck exited with code 0 before its target returned');
+    await expect(t.join({ timeout: 10_000 })).rejects.toThrow(
+      'Thread stuck exited with code 0 before its target returned',
+    );
   }, 15_000);
 
   it('process.exit in the target makes joinSync throw instead of hanging', () => {
@@ -149,7 +153,9 @@ describe('module targets that cannot work', () => {
   }, 15_000);
 
   it('a module that throws while loading rejects join with its error', async () => {
-    const t = new Thread({ target: { module: new URL('./fixtures/throws-on-load.mjs', import.meta.url), export: 'f' } }).start();
+    const t = new Thread({
+      target: { module: new URL('./fixtures/throws-on-load.mjs', import.meta.url), export: 'f' },
+    }).start();
     await expect(t.join({ timeout: 10_000 })).rejects.toThrow('this module refuses to load');
   }, 15_000);
 
@@ -175,8 +181,12 @@ describe('bad input is refused at once', () => {
 
   it('a module reference with a bad module or export: TypeError', () => {
     expect(() => new Thread({ target: { module: '' } })).toThrow(TypeError);
-    expect(() => new Thread({ target: { module: 5 as never } })).toThrow(/target\.module must be a URL or a non-empty string/);
-    expect(() => new Thread({ target: { module: targets, export: '' } })).toThrow(/target\.export must be a non-empty string/);
+    expect(() => new Thread({ target: { module: 5 as never } })).toThrow(
+      /target\.module must be a URL or a non-empty string/,
+    );
+    expect(() => new Thread({ target: { module: targets, export: '' } })).toThrow(
+      /target\.export must be a non-empty string/,
+    );
   });
 
   it('a class, a bound function or a native function: TypeError', () => {

@@ -1,4 +1,4 @@
-import { Thread } from '@conc/thread';
+import type { Thread } from '@conc/thread';
 
 export const targets = new URL('./fixtures/targets.mjs', import.meta.url);
 

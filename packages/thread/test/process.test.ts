@@ -90,7 +90,11 @@ describe('process lifetime', () => {
          console.log(e.message);
        }`,
     );
-    expect(out).toMatchObject({ code: 0, signal: null, stdout: 'Thread d exited with code 5 before its target returned\n' });
+    expect(out).toMatchObject({
+      code: 0,
+      signal: null,
+      stdout: 'Thread d exited with code 5 before its target returned\n',
+    });
   }, 15_000);
 });
 
@@ -121,7 +125,9 @@ describe('thread output', () => {
     expect(l.indexOf('A start')).toBeLessThan(l.indexOf('A end'));
     expect(l.indexOf('B start')).toBeLessThan(l.indexOf('B end'));
     // they ran in parallel: both started before either ended
-    expect(Math.max(l.indexOf('A start'), l.indexOf('B start'))).toBeLessThan(Math.min(l.indexOf('A end'), l.indexOf('B end')));
+    expect(Math.max(l.indexOf('A start'), l.indexOf('B start'))).toBeLessThan(
+      Math.min(l.indexOf('A end'), l.indexOf('B end')),
+    );
   }, 15_000);
 
   it('threads’ output appears even while the parent blocks in joinSync', async () => {

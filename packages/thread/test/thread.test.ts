@@ -54,8 +54,18 @@ describe('start and join', () => {
   }, 15_000);
 
   it('args and results cross by structured clone (nested, Map, Date, typed arrays, null, undefined)', async () => {
-    const arg = { list: [1, [2, [3]]], map: new Map([['k', new Set([1])]]), when: new Date(5), bytes: new Uint8Array([9]), none: null, undef: undefined };
-    const t = new Thread({ target: (x: unknown) => ({ back: x, kind: Object.prototype.toString.call((x as any).map) }), args: [arg] }).start();
+    const arg = {
+      list: [1, [2, [3]]],
+      map: new Map([['k', new Set([1])]]),
+      when: new Date(5),
+      bytes: new Uint8Array([9]),
+      none: null,
+      undef: undefined,
+    };
+    const t = new Thread({
+      target: (x: unknown) => ({ back: x, kind: Object.prototype.toString.call((x as any).map) }),
+      args: [arg],
+    }).start();
     expect(await finish(t)).toEqual({ back: arg, kind: '[object Map]' });
   }, 15_000);
 
@@ -117,7 +127,10 @@ describe('module targets', () => {
   }, 15_000);
 
   it('loads a CommonJS module target', async () => {
-    const t = new Thread({ target: { module: new URL('./fixtures/targets.cjs', import.meta.url), export: 'triple' }, args: [5] }).start();
+    const t = new Thread({
+      target: { module: new URL('./fixtures/targets.cjs', import.meta.url), export: 'triple' },
+      args: [5],
+    }).start();
     expect(await finish(t)).toBe(15);
   }, 15_000);
 });
@@ -126,7 +139,10 @@ describe('shareable primitives in args and results', () => {
   it('a registered primitive nested in args arrives as its class, over the same memory', async () => {
     const box = new Box();
     box.add(10);
-    const t = new Thread({ target: { module: targets, export: 'inspectBoxes' }, args: [{ list: ['first', { box }] }] }).start();
+    const t = new Thread({
+      target: { module: targets, export: 'inspectBoxes' },
+      args: [{ list: ['first', { box }] }],
+    }).start();
     expect(await finish(t)).toEqual({ isBox: true, value: 15, other: 'first' });
     expect(box.value).toBe(15);
   }, 15_000);
@@ -230,7 +246,12 @@ describe('names and daemon', () => {
   });
 
   it('an anonymous target gives `Thread-N`; a module target is named by its export', () => {
-    const anon = new Thread({ target: (() => () => 1)() });
+    const anon = new Thread({
+      target: (
+        () => () =>
+          1
+      )(),
+    });
     expect(anon.name).toMatch(/^Thread-\d+$/);
     expect(new Thread({ target: { module: targets, export: 'add' } }).name).toMatch(/^Thread-\d+ \(add\)$/);
     expect(new Thread({ target: { module: targets } }).name).toMatch(/^Thread-\d+ \(default\)$/);
@@ -295,6 +316,7 @@ describe('parallelism', () => {
 
   it('a function target compiled by esbuild with keepNames (it calls __name) still runs', async () => {
     // What tsx and tsup (keepNames) emit for a function with a nested arrow.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: this string is the source of a function
     const target = new Function('n', 'const inner = __name(() => n * 2, "inner"); return `${inner.name}:${inner()}`;');
     const t = new Thread({ target: target as (n: number) => string, args: [21] }).start();
     expect(await t.join({ timeout: 10_000 })).toBe(true);

@@ -40,7 +40,12 @@ export function threadPart(lo: number, hi: number, progress: Int32Array): number
   return countRange(lo, hi, () => Atomics.add(progress, 0, 1));
 }
 
-export async function processPart(lo: number, hi: number, progress: Queue<number>, results: Queue<number>): Promise<void> {
+export async function processPart(
+  lo: number,
+  hi: number,
+  progress: Queue<number>,
+  results: Queue<number>,
+): Promise<void> {
   const count = countRange(lo, hi, () => progress.putNowait(1));
   await results.put(count);
 }
@@ -51,7 +56,9 @@ function bar(label: string, done: number): void {
   if (!process.stderr.isTTY) return;
   const width = 30;
   const filled = Math.round((done / TOTAL_STEPS) * width);
-  process.stderr.write(`\r  ${label.padEnd(10)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${TOTAL_STEPS}`);
+  process.stderr.write(
+    `\r  ${label.padEnd(10)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${TOTAL_STEPS}`,
+  );
   if (done >= TOTAL_STEPS) process.stderr.write('\r\x1b[K');
 }
 
@@ -62,7 +69,9 @@ function ranges(n: number): [number, number][] {
 export async function main(): Promise<void> {
   const n = Math.max(2, Math.min(4, availableParallelism()));
   const self = import.meta.url;
-  console.log(`CPU-bound: count the primes below ${LIMIT.toLocaleString('en')} (${n} threads / processes, ${availableParallelism()} cores)`);
+  console.log(
+    `CPU-bound: count the primes below ${LIMIT.toLocaleString('en')} (${n} threads / processes, ${availableParallelism()} cores)`,
+  );
 
   let done = 0;
   let t = performance.now();
@@ -105,7 +114,9 @@ export async function main(): Promise<void> {
   if (single !== viaThreads || single !== viaProcesses) throw new Error('the three counts differ');
   console.log(`Primes found: ${single}`);
   const row = (what: string, ms: number) =>
-    console.log(`| ${what.padEnd(22)} | ${(ms / 1000).toFixed(2).padStart(7)} s | ${(tMain / ms).toFixed(2).padStart(6)}x |`);
+    console.log(
+      `| ${what.padEnd(22)} | ${(ms / 1000).toFixed(2).padStart(7)} s | ${(tMain / ms).toFixed(2).padStart(6)}x |`,
+    );
   console.log('| way                    |    time  | speed-up |');
   console.log('|------------------------|----------|----------|');
   row('main thread', tMain);
@@ -129,11 +140,15 @@ export async function main(): Promise<void> {
   console.log('| way                    |    time  | speed-up |');
   console.log('|------------------------|----------|----------|');
   const io = (what: string, ms: number) =>
-    console.log(`| ${what.padEnd(22)} | ${(ms / 1000).toFixed(2).padStart(7)} s | ${(tSeq / ms).toFixed(2).padStart(6)}x |`);
+    console.log(
+      `| ${what.padEnd(22)} | ${(ms / 1000).toFixed(2).padStart(7)} s | ${(tSeq / ms).toFixed(2).padStart(6)}x |`,
+    );
   io('one after another', tSeq);
   io('async, one thread', tAsync);
   io('8 threads', tIoThreads);
-  console.log('Waiting needs no core: async code on one thread overlaps I/O as well as threads do, without their start-up cost.');
+  console.log(
+    'Waiting needs no core: async code on one thread overlaps I/O as well as threads do, without their start-up cost.',
+  );
 }
 
 export function ioPart(): void {
