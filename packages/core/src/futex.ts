@@ -25,8 +25,11 @@ import { throwIfAborted, waitAsync, waitSync } from './wait.js';
  */
 const SPIN_MUTEX = 20;
 
+/** Futex word: free. */
 export const FUTEX_UNLOCKED = 0;
+/** Futex word: held, no thread parked. */
 export const FUTEX_LOCKED = 1;
+/** Futex word: held, threads may be parked (the unlock must notify). */
 export const FUTEX_CONTENDED = 2;
 
 /** Take the futex at `w[i]` if free. */

@@ -28,6 +28,7 @@ import { DataCloneError } from './errors.js';
 /** Where a shared value is going: a thread of this process, or a child process. */
 export type Destination = 'thread' | 'process';
 
+/** How a class crosses into another thread: see {@link registerShareable}. */
 export interface ShareSpec<T> {
   /** Unique, stable name, e.g. `conc.Lock`. */
   tag: string;

@@ -12,10 +12,12 @@ export const FAILED = 2;
 /** The thread ended without reporting an outcome (process.exit, crash). */
 export const DIED = 3;
 
+/** @internal A checked target, as the bootstrap receives it. */
 export type TargetSpec =
   | { kind: 'source'; source: string; name: string }
   | { kind: 'module'; url: string; export: string };
 
+/** An error as it crosses a thread or process boundary. */
 export interface SerializedError {
   name: string;
   message: string;
@@ -34,6 +36,7 @@ export interface BootData {
   directOutput: boolean;
 }
 
+/** Turn a thrown value into {@link SerializedError} (name, message, stack, code). */
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
     return { name: error.name, message: error.message, stack: error.stack, code: (error as any).code };

@@ -47,8 +47,10 @@ export interface ModuleTarget {
   export?: string;
 }
 
+/** What a Thread (or Process) runs: a self-contained function, or a module export. */
 export type Target<A extends unknown[] = any[], R = unknown> = ((...args: A) => R) | ModuleTarget;
 
+/** Options of `new Thread(...)`, as Python's `threading.Thread(target, args, name, daemon)`. */
 export interface ThreadOptions<A extends unknown[] = any[], R = unknown> {
   /** What the thread runs: a self-contained function, or `{ module, export }`. */
   target: Target<A, R>;
