@@ -28,8 +28,9 @@
  *     wait with an async get; then up to `max` more, but at most half of
  *     what is left while another connection is also fetching from that
  *     queue (so one consumer cannot take every sentinel). `wait: 0` is a
- *     prefetch: it never waits. Items handed out stay on the connection's
- *     books until acknowledged as taken.
+ *     prefetch: it never waits. Items handed out stay on the books of the
+ *     connection and child thread they went to until that thread
+ *     acknowledges them as taken (or gives them back).
  *   - Holdings, broker-wide: which connection took a `Lock` (through this
  *     broker) and has not released it, whoever releases it (any process may
  *     release a Lock, as in Python, and the release clears the holding);
@@ -41,7 +42,8 @@
  *     holds nothing, an aborted get takes nothing), give them a moment to
  *     settle, then release what the connection held: a Lock / RLock with
  *     `releaseAbandoned` (the next holder sees `abandoned === true`),
- *     permits with release(n), unacknowledged queue items put back. A call
+ *     permits with release(n), unacknowledged queue items put back (a
+ *     shutdown without `immediate` does not refuse them). A call
  *     that completes after the disconnect undoes itself the same way.
  *     Batched puts still in progress are completed (the child did put them).
  *   - Results go back by value; a result that is (or holds) a conc
@@ -167,8 +169,12 @@ class Conn {
   private readonly putting = new Set<Promise<unknown>>();
   /** Objects whose holdings matter when this connection closes. */
   private readonly touched = new Map<number, Rec>();
-  /** Queue items handed out, not yet acknowledged as taken, per queue id. */
-  private readonly lent = new Map<number, unknown[]>();
+  /**
+   * Queue items handed out, not yet acknowledged as taken, per queue id and
+   * child thread: each thread of the child acknowledges (and gives back) from
+   * its own buffer, in the order it was lent, so the books are kept per thread.
+   */
+  private readonly lent = new Map<number, Map<number, unknown[]>>();
   /** Per child thread: requests waiting behind that thread's batched put. */
   private readonly held = new Map<number, Frame[]>();
   private closed = false;
@@ -329,7 +335,7 @@ class Conn {
       return;
     }
     if (msg.k === 'ack') {
-      this.ack(rec, msg.n, msg.back === 1);
+      this.ack(rec, t, msg.n, msg.back === 1);
       return;
     }
     // k === 'call'
@@ -418,7 +424,7 @@ class Conn {
   }
 
   private getMany(c: number, t: number, rec: Rec, msg: any): void {
-    this.ack(rec, msg.ack, false);
+    this.ack(rec, t, msg.ack, false);
     this.touched.set(rec.id, rec);
     const q = rec.obj;
     const max = Math.max(1, Math.min(4096, Number(msg.max) || 1));
@@ -433,7 +439,7 @@ class Conn {
     }
     if (got || msg.wait === 0) {
       consumers.set(this, performance.now());
-      const items = got ? this.takeMore(rec, [first], max) : [];
+      const items = got ? this.takeMore(rec, t, [first], max) : [];
       this.send(c, serialize({ ok: true, v: items }));
       return;
     }
@@ -444,7 +450,7 @@ class Conn {
     const p = run.then(
       (item) => {
         consumers.set(this, performance.now());
-        const items = this.takeMore(rec, [item], max);
+        const items = this.takeMore(rec, t, [item], max);
         if (this.closed) this.release(rec);
         return items;
       },
@@ -456,8 +462,8 @@ class Conn {
     this.track(c, ac, p, true);
   }
 
-  /** Add up to max - 1 more items to `items` (at most half of what is left if others fetch too); lend them all. */
-  private takeMore(rec: Rec, items: unknown[], max: number): unknown[] {
+  /** Add up to max - 1 more items to `items` (at most half of what is left if others fetch too); lend them all to thread `t`. */
+  private takeMore(rec: Rec, t: number, items: unknown[], max: number): unknown[] {
     const q = rec.obj;
     let extra = max - 1;
     if (extra > 0) {
@@ -477,8 +483,10 @@ class Conn {
         }
       }
     }
-    let list = this.lent.get(rec.id);
-    if (!list) this.lent.set(rec.id, (list = []));
+    let byThread = this.lent.get(rec.id);
+    if (!byThread) this.lent.set(rec.id, (byThread = new Map()));
+    let list = byThread.get(t);
+    if (!list) byThread.set(t, (list = []));
     for (const item of items) list.push(item);
     return items;
   }
@@ -527,8 +535,8 @@ class Conn {
     }
   }
 
-  private ack(rec: Rec, n: unknown, giveBack: boolean): void {
-    const list = this.lent.get(rec.id);
+  private ack(rec: Rec, t: number, n: unknown, giveBack: boolean): void {
+    const list = this.lent.get(rec.id)?.get(t);
     if (!list) return;
     if (typeof n === 'number' && n > 0) list.splice(0, n);
     if (giveBack) putBack(rec, list.splice(0));
@@ -556,8 +564,7 @@ class Conn {
         if (n > 0) rec.obj.release(n);
       } else if (rule.queue) {
         rec.consumers?.delete(this);
-        const list = this.lent.get(rec.id);
-        if (list) putBack(rec, list.splice(0));
+        for (const list of this.lent.get(rec.id)?.values() ?? []) putBack(rec, list.splice(0));
       }
     } catch (error) {
       process.stderr.write(
@@ -597,31 +604,33 @@ function dropped(n: number): Error {
   });
 }
 
-/** Put items back at the tail (a JoinableQueue counts them done again: they were counted when first put). */
+/** @conc/queue's put-back (see RESTORE in its queue.ts): not refused by a shutdown without `immediate`. */
+const RESTORE = Symbol.for('conc.queue.restore.v1');
+
+/**
+ * Put items back at the tail: they were in the queue before (a shutdown
+ * since then does not refuse them, Python's get drains what is left; an
+ * immediate one drops them). A JoinableQueue counted each when it was first
+ * put: put back, it is counted again, so mark it done once; dropped, nobody
+ * else will, so mark it done too.
+ */
 function putBack(rec: Rec, items: unknown[]): void {
   if (items.length === 0) return;
   const q = rec.obj;
   const joinable = ruleOf(rec.tag).queue?.joinable;
-  let i = 0;
-  const one = () => {
-    if (joinable) q.taskDone();
-  };
-  for (; i < items.length; i++) {
-    try {
-      q.putNowait(items[i]);
-      one();
-    } catch {
-      break;
-    }
-  }
-  if (i === items.length) return;
   void (async () => {
-    for (; i < items.length; i++) {
+    for (const item of items) {
       try {
-        await q.put(items[i]);
-        one();
-      } catch {
-        // shut down meanwhile: nowhere to put it
+        await q[RESTORE](item);
+      } catch (error) {
+        process.stderr.write(`conc broker: could not put an item back in a ${rec.tag}: ${(error as Error).message}\n`);
+      }
+      if (joinable) {
+        try {
+          q.taskDone();
+        } catch {
+          // already counted done (taskDone called for it before it came back)
+        }
       }
     }
   })();

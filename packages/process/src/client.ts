@@ -48,7 +48,8 @@
  *     silently. (Refusals of batches sent before one was reported are not
  *     reported again: the thread already knows.)
  *   - get / getSync / getNowait fetch a window of items at once into a
- *     per-thread buffer ('getMany'). The window adapts: it doubles (up to
+ *     per-thread buffer ('getMany'; the owner books them per child thread
+ *     until that thread acknowledges them). The window adapts: it doubles (up to
  *     4096) while full windows are drained within 10 ms, halves when one
  *     takes over 100 ms (a slow consumer does not hoard). While an async
  *     consumer drains a full window, the next one is prefetched (never
@@ -58,12 +59,13 @@
  *     line and aborts a fetch on its behalf (what it still brings is served
  *     to the next). Taken items are acknowledged with the next
  *     fetch; items left untaken for 50 ms go back to the queue (at its
- *     tail). The broker puts back whatever a dead child had not
+ *     tail), and so does what a child's Thread that ends had not taken (its
+ *     takes are acknowledged then). The broker puts back whatever a dead child had not
  *     acknowledged: nothing is lost, but a child SIGKILLed right after taking
  *     an item may see that item delivered again elsewhere (at-least-once).
  */
 import { deserialize, serialize } from 'node:v8';
-import { BroadcastChannel, SHARE_ENV, Worker, receiveMessageOnPort, threadId } from 'node:worker_threads';
+import { BroadcastChannel, SHARE_ENV, Worker, isMainThread, receiveMessageOnPort, threadId } from 'node:worker_threads';
 import { BRAND, DataCloneError, MARK, REMOTE, type ShareEntry, decode, decodeSync, setRemoteReviver } from '@conc/core';
 import { namedError, reviveError } from './errors.js';
 import { ruleOf } from './remote.js';
@@ -130,6 +132,16 @@ class Channel {
     }
     this.bc.onmessage = (e: any) => this.deliver(e.data);
     this.bc.unref();
+    // A Thread of the child that ends: acknowledge what it took and give back
+    // what it fetched and did not take (the process, and its connection, live
+    // on: nothing else would). The child's main thread does this in shutdown().
+    if (!isMainThread) process.once('exit', () => this.leave());
+  }
+
+  /** The thread is ending: settle every queue it fetched from. */
+  private leave(): void {
+    for (const st of this.queues) settleQueue(st, true);
+    this.flush();
   }
 
   private deliver(r: { c: number; b: Uint8Array }): void {
@@ -214,6 +226,22 @@ class Channel {
         signal.addEventListener('abort', onAbort, { once: true });
       }
     });
+  }
+
+  /**
+   * Send a request whose reply goes to `w` as soon as it is delivered (not a
+   * Promise's later tick: replies that bring queue items must be filled in
+   * the order the owner lent them, see serve()). `signal` aborts it.
+   */
+  callNow(sock: string, msg: unknown, signal: AbortSignal, w: Waiter): void {
+    const body = serialize(msg);
+    this.flush();
+    const onAbort = () => this.post(sock, c, ABORT, true);
+    const c = this.request(sock, body, (ok, v) => {
+      signal.removeEventListener('abort', onAbort);
+      w(ok, v);
+    });
+    signal.addEventListener('abort', onAbort, { once: true });
   }
 
   /** Fire and forget (acknowledgements). */
@@ -676,26 +704,27 @@ function serve(st: QueueState): void {
   g.fetch = ac;
   st.fetching = true;
   const done = beginFetch(st);
-  channel()
-    .call(st.ref.socket, msg, ac.signal)
-    .then(
-      (items) => fill(st, items as unknown[], max),
-      (error) => {
-        // Not a getter leaving: the owner said no (shut down and empty, gone): the first getter gets it.
-        if (ac.signal.aborted) return;
-        const h = st.getters.shift();
-        if (h) {
-          forget(h);
-          h.reject(error);
-        }
-      },
-    )
-    .finally(() => {
-      done();
-      st.fetching = false;
-      if (g.fetch === ac) g.fetch = undefined;
-      serve(st);
-    });
+  // Filled as the reply is delivered, in order with this thread's other
+  // fetches (a getSync's, a prefetch): the owner lent the items in that
+  // order, and acknowledges and takes back by counting from the front.
+  channel().callNow(st.ref.socket, msg, ac.signal, (ok, v) => {
+    if (ok) fill(st, v as unknown[], max);
+    else if (!ac.signal.aborted) {
+      // Not a getter leaving: the owner said no (shut down and empty, gone): the first getter gets it.
+      const h = st.getters.shift();
+      if (h) {
+        forget(h);
+        h.reject(v);
+      }
+    }
+    done();
+    st.fetching = false;
+    if (g.fetch === ac) g.fetch = undefined;
+    serve(st);
+    // What it brought for getters that have left (timeout, abort) goes back
+    // to the queue if nobody takes it: never stranded in this thread.
+    if (!st.timer && st.at < st.buf.length) armGiveBack(st);
+  });
 }
 
 function armGiveBack(st: QueueState): void {

@@ -12,8 +12,8 @@
  *   - queue:  Queue and JoinableQueue, whose puts are batched and whose gets
  *             prefetch (Python's feeder thread is the model), and whose items
  *             a dead child had not yet taken go back to the queue;
- *   - describe: extra facts the child needs (a queue's maxsize, a
- *             Condition's lock, which is shared alongside).
+ *   - describe: extra facts the child needs (a queue's maxsize and
+ *             byteCapacity, a Condition's lock, which is shared alongside).
  */
 import { encode, shareTag } from '@conc/core';
 
@@ -27,7 +27,7 @@ export interface ClassRule {
 }
 
 function queueInfo(q: any): Record<string, unknown> {
-  return { maxsize: typeof q.maxsize === 'number' ? q.maxsize : 0 };
+  return { maxsize: typeof q.maxsize === 'number' ? q.maxsize : 0, byteCapacity: q.byteCapacity };
 }
 
 export const rules: Record<string, ClassRule> = {

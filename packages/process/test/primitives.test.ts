@@ -6,7 +6,7 @@ import { JoinableQueue, Queue } from '@conc/queue';
 import { Lock } from '@conc/lock';
 import { Semaphore } from '@conc/semaphore';
 import { describe, expect, it } from 'vitest';
-import { finish, targets } from './helpers.js';
+import { finish, targets, until } from './helpers.js';
 
 const t = (e: string) => ({ module: targets, export: e });
 
@@ -82,11 +82,99 @@ describe('Queue across processes', () => {
     expect(sum).toBe((n * (n - 1)) / 2);
   }, 30_000);
 
+  it('an async get aborted in a child while the item is on its way: the item goes back to the queue', async () => {
+    const q = new Queue<string>();
+    const out = new Queue<string>();
+    const done = new Event();
+    const p = new Process({ target: t('abortWhileAnswered'), args: [q, out, done] }).start();
+    expect(await out.get({ timeout: 20_000 })).toBe('busy');
+    q.putNowait('item'); // taken by the owner for the child's fetch, answered while the child is busy
+    expect(await out.get({ timeout: 20_000 })).toBe('aborted');
+    // While the child lives on: the item is back, not held in the child's buffer.
+    await until(() => q.qsize() === 1, 3000, 'the item back in the queue');
+    done.set();
+    await finish(p);
+    expect(q.getNowait()).toBe('item');
+    expect(q.qsize()).toBe(0);
+  }, 30_000);
+
+  it("two consumer threads of one child: each gives back only its own untaken items; a Thread that ends gives back its rest", async () => {
+    const q = new Queue<number>();
+    const out = new Queue<any>();
+    const done = new Event();
+    for (let i = 0; i < 100; i++) q.putNowait(i);
+    const p = new Process({ target: t('twoConsumerThreads'), args: [q, out, done] }).start();
+    const r = await out.get({ timeout: 20_000 });
+    expect([r.main.length, r.thread.length]).toEqual([1, 2]);
+    // While the child lives on: everything it did not take is back.
+    await until(() => q.qsize() === 97, 3000, 'the untaken items back in the queue');
+    done.set();
+    await finish(p);
+    const rest: number[] = [];
+    while (q.qsize() > 0) rest.push(q.getNowait());
+    const all = [...r.main, ...r.thread, ...rest].sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: 100 }, (_, i) => i)); // nothing lost, nothing twice
+  }, 30_000);
+
+  it('an async get and a getSync of one child thread fetching at once: each item once, the untaken one back', async () => {
+    const q = new Queue<string>();
+    const out = new Queue<any>();
+    const done = new Event();
+    const p = new Process({ target: t('asyncThenSyncGet'), args: [q, out, done] }).start();
+    expect(await out.get({ timeout: 20_000 })).toBe('ready');
+    const GET_WAITERS = 48; // the queue's count of parked getters (src/queue.ts)
+    await until(() => Atomics.load((q as any).words, GET_WAITERS) >= 2, 10_000, 'both fetches waiting at the owner');
+    q.putNowait('a1'); // answers the first fetch alone
+    await new Promise((r) => setTimeout(r, 100));
+    q.putNowait('b1'); // the second fetch brings both
+    q.putNowait('b2');
+    const r = await out.get({ timeout: 20_000 });
+    await until(() => q.qsize() === 1, 3000, 'the untaken item back');
+    done.set();
+    await finish(p);
+    expect([r.sync, r.async, q.getNowait()].sort()).toEqual(['a1', 'b1', 'b2']);
+  }, 30_000);
+
+  it('a queue shut down (not immediately) while a child holds fetched items: its given-back items are still drained', async () => {
+    const q = new Queue<number>();
+    const out = new Queue<any>();
+    for (let i = 0; i < 10; i++) q.putNowait(i);
+    const p = new Process({ target: t('slowDrain'), args: [q, out] }).start();
+    expect(await out.get({ timeout: 20_000 })).toBe('took one');
+    q.shutdown(); // Python 3.13: gets drain what is left, then raise ShutDown
+    expect(await out.get({ timeout: 20_000 })).toEqual({ got: Array.from({ length: 10 }, (_, i) => i), end: 'QueueShutDown' });
+    await finish(p);
+    expect(q.qsize()).toBe(0);
+  }, 30_000);
+
+  it('a child SIGKILLed holding fetched items or blocked in getSync: no item is lost', async () => {
+    const q = new Queue<number>();
+    const empty = new Queue<string>();
+    const out = new Queue<any>();
+    for (let i = 0; i < 10; i++) q.putNowait(i);
+    const holder = new Process({ target: t('takeOneThenDie'), args: [q, out] }).start();
+    const blocked = new Process({ target: t('blockInGet'), args: [empty, out] }).start();
+    expect([await out.get({ timeout: 20_000 }), await out.get({ timeout: 20_000 })].sort()).toEqual([0, 'blocking']);
+    await finish(holder);
+    expect(holder.exitCode).toBe(-9);
+    // Its window (all 10) was not acknowledged: every item is back (the one it took too: at-least-once).
+    await until(() => q.qsize() === 10, 3000, "the dead child's items back");
+    expect(Array.from({ length: 10 }, () => q.getNowait()).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 10 }, (_, i) => i),
+    );
+    blocked.kill();
+    empty.putNowait('after'); // the dead child's pending get is aborted, or gives the item back
+    await finish(blocked);
+    await until(() => empty.qsize() === 1, 3000, 'the item put after the death still in the queue');
+    expect(empty.getNowait()).toBe('after');
+  }, 30_000);
+
   it('JoinableQueue: taskDone from a child lets the parent join', async () => {
-    const q = new JoinableQueue();
+    const q = new JoinableQueue(0, { byteCapacity: 4096 });
     for (let i = 0; i < 10; i++) q.putNowait(i);
     const p = new Process({
       target: async (q: JoinableQueue) => {
+        if (q.maxsize !== 0 || q.byteCapacity !== 4096) throw new Error(`maxsize ${q.maxsize}, byteCapacity ${q.byteCapacity}`);
         for (let i = 0; i < 10; i++) {
           await q.get();
           q.taskDone();

@@ -302,7 +302,12 @@ function putValue(v: unknown): boolean {
 function encodeFlat(value: object): number {
   if (Array.isArray(value)) {
     const n = value.length;
-    if (n > FLAT_MAX_ENTRIES || types.isProxy(value) || Object.keys(value).length !== n) return 0;
+    if (n > FLAT_MAX_ENTRIES || types.isProxy(value)) return 0;
+    // Exactly the keys 0..n-1: an array's integer keys come first, ascending,
+    // so n keys ending with n-1 are those (a hole plus an extra property would
+    // also make n keys, and structured clone keeps both).
+    const keys = Object.keys(value);
+    if (keys.length !== n || (n > 0 && keys[n - 1] !== String(n - 1))) return 0;
     wp = 0;
     ensure(2);
     flatOut[0] = F_ARR;

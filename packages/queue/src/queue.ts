@@ -8,7 +8,9 @@
  *
  *   config   CAPACITY MAXSIZE KIND SHUTDOWN             written once (SHUTDOWN: under PUT_LOCK)
  *   put side PUT_LOCK TAIL PUT_COUNT HEAD_SEEN GOT_SEEN written by producers only
+ *            (PUT_LOCK + 8: async waiters on PUT_LOCK)
  *   get side GET_LOCK HEAD GET_COUNT PUT_SEEN           written by consumers only
+ *            (GET_LOCK + 8: async waiters on GET_LOCK)
  *   getters  GET_WAITERS GET_SLEEPY NOT_EMPTY           sleeping consumers: count, flag, eventcount
  *   putters  PUT_WAITERS PUT_SLEEPY NOT_FULL            sleeping producers: the same
  *   join     UNFINISHED JOIN_WAITERS                    JoinableQueue
@@ -89,8 +91,17 @@
  *     items; an async call takes a busy lock by waiting asynchronously on the
  *     lock word (then taking it with exchange(2), as core's futex does), and
  *     runs its locked section in the same synchronous step that took it.
+ *     An async waiter counts itself in the word 8 after the lock's while it
+ *     waits, and an unlock that finds any wakes every waiter of the lock, not
+ *     one: a single wake-up taken by an async waiter whose event loop is busy
+ *     (or blocked in a Sync call on this very lock) would leave a parked
+ *     blocking waiter asleep on a free lock.
  *   - shutdown(): sets SHUTDOWN under PUT_LOCK, so every put is before it
- *     (and visible) or after it (and refused); immediate also takes GET_LOCK
+ *     (and visible) or after it (and refused), but for one: @conc/process's
+ *     broker puts back ([RESTORE]) items it had got for a consumer process
+ *     that did not take them (given back, or the process died); they were in
+ *     the queue before the shutdown, so only an immediate one refuses them
+ *     (Python's get drains what is left). Immediate also takes GET_LOCK
  *     and drops what is left (HEAD = TAIL), marking each dropped item done.
  *     Then it bumps both eventcounts and wakes everyone, who re-check.
  *   - JoinableQueue: UNFINISHED rises before an item is visible (a fast
@@ -165,6 +176,8 @@ const PUT_COUNT = LINE + 2;
 const HEAD_SEEN = LINE + 3;
 const GOT_SEEN = LINE + 4;
 const GET_LOCK = 2 * LINE;
+/** Offset from a lock word to its count of async waiters (a spare word of the same line). */
+const ASYNC_LOCKERS = 8;
 const HEAD = 2 * LINE + 1;
 const GET_COUNT = 2 * LINE + 2;
 const PUT_SEEN = 2 * LINE + 3;
@@ -190,6 +203,14 @@ const OK = 0;
 const FULL = 1;
 const SHUT = 2;
 const EMPTY: unique symbol = Symbol('empty');
+
+/**
+ * @internal For @conc/process's broker (which does not load this package):
+ * `queue[RESTORE](item)` puts back an item it got for a consumer process that
+ * did not take it. As `put`, except that a shutdown without `immediate` does
+ * not refuse it; resolves false if an immediate shutdown dropped it.
+ */
+const RESTORE = Symbol.for('conc.queue.restore.v1');
 const SHUT_EMPTY: unique symbol = Symbol('shut down and empty');
 
 function namesFor(label: string) {
@@ -235,14 +256,26 @@ function takeLock(w: Int32Array, i: number, waited: boolean): boolean {
   return waited ? Atomics.exchange(w, i, FUTEX_CONTENDED) === FUTEX_UNLOCKED : lockNow(w, i);
 }
 
-/** Async slow path: wait for a busy lock (its word was set to 2 by takeLock). */
+/**
+ * Async slow path: wait for a busy lock (its word was set to 2 by takeLock),
+ * counted in ASYNC_LOCKERS until this event loop has seen the wake-up.
+ */
 async function waitLock(w: Int32Array, i: number, signal: AbortSignal | undefined): Promise<void> {
-  await waitAsync(w, i, FUTEX_CONTENDED, Number.POSITIVE_INFINITY, signal);
+  Atomics.add(w, i + ASYNC_LOCKERS, 1);
+  try {
+    await waitAsync(w, i, FUTEX_CONTENDED, Number.POSITIVE_INFINITY, signal);
+  } finally {
+    Atomics.sub(w, i + ASYNC_LOCKERS, 1);
+  }
   if (signal?.aborted) Atomics.notify(w, i, 1); // leaving: pass on a wake-up it may have taken
 }
 
 function unlock(w: Int32Array, i: number): void {
-  if (Atomics.exchange(w, i, FUTEX_UNLOCKED) === FUTEX_CONTENDED) Atomics.notify(w, i, 1);
+  if (Atomics.exchange(w, i, FUTEX_UNLOCKED) === FUTEX_CONTENDED) {
+    // One wake-up, unless an async waiter might take it and sit on it (see top).
+    if (Atomics.load(w, i + ASYNC_LOCKERS) === 0) Atomics.notify(w, i, 1);
+    else Atomics.notify(w, i);
+  }
 }
 
 function pastDeadline(deadline: number): boolean {
@@ -406,11 +439,17 @@ export class Queue<T = unknown> {
 
   // ---- locked sections --------------------------------------------------------
 
-  /** Holding PUT_LOCK: enqueue `rec` if there is room. Releases the lock. */
-  private lockedPut(rec: Rec): number {
+  /** Does the shutdown state refuse a put (`restore`: a put-back, refused by an immediate shutdown only)? */
+  private refuses(restore: boolean): boolean {
+    const shut = Atomics.load(this.words, SHUTDOWN);
+    return restore ? shut === 2 : shut !== 0;
+  }
+
+  /** Holding PUT_LOCK: enqueue `rec` if there is room (`restore`: see RESTORE). Releases the lock. */
+  private lockedPut(rec: Rec, restore = false): number {
     const w = this.words;
     // Plain reads: these words are written only under PUT_LOCK (SHUTDOWN too).
-    if (w[SHUTDOWN] !== 0) {
+    if (w[SHUTDOWN] !== 0 && !(restore && w[SHUTDOWN] === 1)) {
       unlock(w, PUT_LOCK);
       return SHUT;
     }
@@ -529,10 +568,10 @@ export class Queue<T = unknown> {
     return false;
   }
 
-  /** Poll up to `spins` times for room for `size` bytes or a shutdown. */
-  private spinForRoom(size: number, spins: number): boolean {
+  /** Poll up to `spins` times for room for `size` bytes or a shutdown (that refuses it). */
+  private spinForRoom(size: number, spins: number, restore = false): boolean {
     for (let i = 0; i < spins; i++) {
-      if (this.hasRoom(size) || Atomics.load(this.words, SHUTDOWN) !== 0) return true;
+      if (this.hasRoom(size) || this.refuses(restore)) return true;
     }
     return false;
   }
@@ -634,7 +673,7 @@ export class Queue<T = unknown> {
     return this.putSlow(snapshot(rec), options, method);
   }
 
-  private async putSlow(rec: Rec, options: WaitOptions | undefined, method: string): Promise<void> {
+  private async putSlow(rec: Rec, options: WaitOptions | undefined, method: string, restore = false): Promise<void> {
     const w = this.words;
     const signal = options?.signal;
     const deadline = deadlineOf(options?.timeout);
@@ -647,20 +686,44 @@ export class Queue<T = unknown> {
         continue;
       }
       waited = false;
-      const r = this.lockedPut(rec);
+      const r = this.lockedPut(rec, restore);
       if (r === OK) return;
       if (r === SHUT) throw this.shutError(method);
       if (pastDeadline(deadline)) throw this.fullError(method, rec, options?.timeout);
-      if (this.spinForRoom(rec.size, SPIN_ASYNC)) continue;
+      if (this.spinForRoom(rec.size, SPIN_ASYNC, restore)) continue;
       const seq = this.sleepyPutter();
       try {
-        if (this.hasRoom(rec.size) || Atomics.load(w, SHUTDOWN) !== 0) continue;
+        if (this.hasRoom(rec.size) || this.refuses(restore)) continue;
         await waitAsync(w, NOT_FULL, seq, deadline, signal, 0);
       } finally {
         Atomics.sub(w, PUT_WAITERS, 1);
       }
       throwIfAborted(signal);
     }
+  }
+
+  /** @internal See RESTORE (at the top). Puts at once when it can, like `put`. */
+  [RESTORE](item: T): Promise<boolean> {
+    const method = this.names.put;
+    let rec: Rec;
+    try {
+      rec = encodeItem(item, scratchRec, method);
+      this.checkSize(rec, method);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (lockNow(this.words, PUT_LOCK)) {
+      const r = this.lockedPut(rec, true);
+      if (r === OK) return Promise.resolve(true);
+      if (r === SHUT) return Promise.resolve(false);
+    }
+    return this.putSlow(snapshot(rec), undefined, method, true).then(
+      () => true,
+      (error) => {
+        if (error instanceof QueueShutDown) return false;
+        throw error;
+      },
+    );
   }
 
   // ---- get ------------------------------------------------------------------

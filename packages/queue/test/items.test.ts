@@ -6,6 +6,8 @@ import { Queue } from '@conc/queue';
 
 const withHoles = [1, , 3]; // eslint-disable-line no-sparse-arrays
 const withExtra = Object.assign([1, 2], { extra: 'kept' });
+// n keys, as many as its length: only the keys tell it from a dense array
+const holeAndExtra = Object.assign([1, , 3], { extra: 'kept' }); // eslint-disable-line no-sparse-arrays
 const nullProto = Object.assign(Object.create(null), { a: 1, b: 'two' });
 const protoKey = JSON.parse('{"__proto__": {"x": 1}, "y": 2}');
 class Point {
@@ -57,6 +59,7 @@ const values: [string, unknown][] = [
   ['string over 1024 chars in an object', { s: 'w'.repeat(1025) }],
   ['array with holes', withHoles],
   ['array with an extra property', withExtra],
+  ['array with a hole and an extra property', holeAndExtra],
   ['null-prototype object', nullProto],
   ['own __proto__ key', protoKey],
   ['nested', { a: { b: { c: [1, [2, [3]]] } } }],

@@ -409,3 +409,28 @@ describe('JoinableQueue on one thread', () => {
     expect(await joined).toBe(true);
   }, 15_000);
 });
+
+describe('put-back for @conc/process (internal)', () => {
+  // The broker puts back items it got for a consumer process that did not take them.
+  const RESTORE = Symbol.for('conc.queue.restore.v1');
+  type Restorable = { [RESTORE](item: unknown): Promise<boolean> };
+
+  it('a shutdown without immediate does not refuse it (get drains it); it waits for room; an immediate one drops it', async () => {
+    const q = new JoinableQueue<number>(1);
+    const r = q as unknown as Restorable;
+    q.shutdown();
+    expect(() => q.putNowait(0)).toThrow(QueueShutDown);
+    expect(await r[RESTORE](1)).toBe(true);
+    expect(q.unfinishedTasks).toBe(1);
+    const waiting = r[RESTORE](2); // full (maxsize 1): waits for room
+    await untilWaiting(q, 'put', 1);
+    expect(q.getNowait()).toBe(1);
+    expect(await waiting).toBe(true);
+    const dropped = r[RESTORE](3);
+    await untilWaiting(q, 'put', 1);
+    q.shutdown({ immediate: true });
+    expect(await dropped).toBe(false);
+    expect(await r[RESTORE](4)).toBe(false);
+    expect(() => q.getNowait()).toThrow(QueueShutDown);
+  }, 15_000);
+});

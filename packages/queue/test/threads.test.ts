@@ -89,6 +89,29 @@ describe('timeouts across threads never lose or half-write an item', () => {
   }, 30_000);
 });
 
+describe('the queue locks', () => {
+  it('an async get waiting for the get lock does not strand a getSync of the same thread behind it', async () => {
+    // The async get parks on the lock word first; the unlock's one wake-up
+    // used to go to it, whose event loop is the one blocked in getSync: a
+    // deadlock on a free lock (the holder rescues the main thread after 3 s).
+    const q = new Queue<string>();
+    for (const item of ['a', 'b', 'c']) q.putNowait(item);
+    const flags = new Int32Array(new SharedArrayBuffer(8));
+    const holder = spawn('holdGetLock', [q, flags, 200]);
+    while (Atomics.load(flags, 0) === 0) await new Promise((r) => setTimeout(r, 2));
+    const pending = q.get({ timeout: 10_000 });
+    const t0 = performance.now();
+    const got = q.getSync({ timeout: 10_000 });
+    const ms = performance.now() - t0;
+    Atomics.store(flags, 1, 1);
+    Atomics.notify(flags, 1);
+    expect(await finish(holder)).toEqual({ item: 'a', rescued: false });
+    expect(got).toBe('b');
+    expect(ms).toBeLessThan(2500);
+    expect(await pending).toBe('c');
+  }, 30_000);
+});
+
 describe('shutdown across threads', () => {
   it('wakes getters blocked in other threads (getSync and await get): they throw QueueShutDown', async () => {
     const q = new Queue<unknown>();
