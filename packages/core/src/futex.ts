@@ -52,30 +52,61 @@ export function futexLockSync(w: Int32Array, i: number, deadline: number): boole
   return true;
 }
 
-/** Slow path of an async lock: park with waitAsync until taken, `deadline` or abort. */
+/*
+ * Async waiters and the single wake-up. An unlock wakes ONE parked waiter, in
+ * FIFO order across sync and async waiters. If that one is an async waiter
+ * whose thread cannot run its continuation (its event loop is busy, or it is
+ * blocked in acquireSync on this very lock), the wake-up is spent on a thread
+ * that cannot use it, and a sync waiter may sleep on a free lock: with
+ * `lock.acquire()` pending, `lock.acquireSync()` on the same thread would
+ * deadlock. So async waiters count themselves in a second word (`asyncCount`)
+ * while they wait, and an unlock that sees a non-zero count wakes everyone;
+ * the losers re-park. The count is raised before the waiter's exchange(2),
+ * so an unlock that sees the 2 also sees the count (all Atomics are seq-cst).
+ */
+
+/** Wake after an unlock: one waiter, or all while async waiters are counted. */
+function wake(w: Int32Array, i: number, asyncCount: number | undefined): void {
+  Atomics.notify(w, i, asyncCount !== undefined && Atomics.load(w, asyncCount) > 0 ? Number.POSITIVE_INFINITY : 1);
+}
+
+/**
+ * Slow path of an async lock: park with waitAsync until taken, `deadline` or
+ * abort. `asyncCount` is the index of a word counting async waiters, which
+ * the matching {@link futexUnlock} must be given too.
+ */
 export async function futexLockAsync(
   w: Int32Array,
   i: number,
   deadline: number,
   signal?: AbortSignal,
+  asyncCount?: number,
 ): Promise<boolean> {
   throwIfAborted(signal);
-  while (Atomics.exchange(w, i, FUTEX_CONTENDED) !== FUTEX_UNLOCKED) {
-    const r = await waitAsync(w, i, FUTEX_CONTENDED, deadline, signal, 0);
-    if (signal?.aborted) {
-      // We may have been woken by an unlock just as the signal aborted: pass
-      // that wake-up on, or another parked waiter would sleep on a free lock.
-      if (r === 'ok') Atomics.notify(w, i, 1);
-      throw signal.reason;
+  if (asyncCount !== undefined) Atomics.add(w, asyncCount, 1);
+  try {
+    while (Atomics.exchange(w, i, FUTEX_CONTENDED) !== FUTEX_UNLOCKED) {
+      const r = await waitAsync(w, i, FUTEX_CONTENDED, deadline, signal, 0);
+      if (signal?.aborted) {
+        // We may have been woken by an unlock just as the signal aborted: pass
+        // that wake-up on, or another parked waiter would sleep on a free lock.
+        if (r === 'ok') wake(w, i, asyncCount);
+        throw signal.reason;
+      }
+      if (r === 'timed-out') return false;
     }
-    if (r === 'timed-out') return false;
+    return true;
+  } finally {
+    if (asyncCount !== undefined) Atomics.sub(w, asyncCount, 1);
   }
-  return true;
 }
 
-/** Unlock; returns the previous state (0 means it was not locked; the word stays 0). */
-export function futexUnlock(w: Int32Array, i: number): number {
+/**
+ * Unlock; returns the previous state (0 means it was not locked; the word
+ * stays 0). Pass the same `asyncCount` index as {@link futexLockAsync}.
+ */
+export function futexUnlock(w: Int32Array, i: number, asyncCount?: number): number {
   const prev = Atomics.exchange(w, i, FUTEX_UNLOCKED);
-  if (prev === FUTEX_CONTENDED) Atomics.notify(w, i, 1);
+  if (prev === FUTEX_CONTENDED) wake(w, i, asyncCount);
   return prev;
 }

@@ -5,7 +5,8 @@
  *   acquire: CAS 0 -> 1 inline (uncontended: one compare-and-swap); else
  *            spin, then park on the word (sync: Atomics.wait, async:
  *            Atomics.waitAsync), setting it to 2 so the release will notify.
- *   release: exchange(0); notify one if it was 2; throw if it was 0.
+ *   release: exchange(0); notify one if it was 2 (all while async waiters
+ *            are counted in word [2], see futex.ts); throw if it was 0.
  *
  * Invariants:
  *   - Held iff the word != 0; whoever turned it non-zero holds it.
@@ -39,6 +40,9 @@ import {
   wordsView,
 } from '@conc/core';
 
+/** Word [2]: how many async acquirers are parked (futex.ts explains why). */
+const ASYNC_WAITERS = 2;
+
 /** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
 export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
 
@@ -57,7 +61,7 @@ export class Lock extends Acquirable {
 
   constructor() {
     super();
-    Object.defineProperty(this, 'words', { value: allocateWords(2) });
+    Object.defineProperty(this, 'words', { value: allocateWords(3) });
   }
 
   /** @internal Rebuild a Lock over memory shared from another thread. */
@@ -84,7 +88,7 @@ export class Lock extends Acquirable {
   /** @internal Release on behalf of a holder that died: the next holder sees `abandoned`. */
   releaseAbandoned(): void {
     Atomics.store(this.words, 1, 1);
-    futexUnlock(this.words, 0);
+    futexUnlock(this.words, 0, ASYNC_WAITERS);
   }
 
   /** Take the lock if it is free, without waiting. */
@@ -116,7 +120,7 @@ export class Lock extends Acquirable {
       if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     }
     if (futexTryLock(this.words, 0)) return Promise.resolve(true);
-    return futexLockAsync(this.words, 0, deadlineOf(options?.timeout), options?.signal);
+    return futexLockAsync(this.words, 0, deadlineOf(options?.timeout), options?.signal, ASYNC_WAITERS);
   }
 
   /**
@@ -125,7 +129,7 @@ export class Lock extends Acquirable {
    */
   release(): void {
     if (Atomics.load(this.words, 1) !== 0) Atomics.store(this.words, 1, 0);
-    if (futexUnlock(this.words, 0) === FUTEX_UNLOCKED) {
+    if (futexUnlock(this.words, 0, ASYNC_WAITERS) === FUTEX_UNLOCKED) {
       throw new ConcRuntimeError('Lock.release: release of an unlocked lock');
     }
   }

@@ -1,13 +1,14 @@
 /**
  * RLock: a re-entrant lock owned by one thread, as Python's `threading.RLock`.
  *
- * Layout: three shared Int32 words.
+ * Layout: five shared Int32 words.
  *   [0] state: the same three-state futex as Lock (0 free, 1 held, 2 held+waiters)
  *   [1] owner: the holder's thread token (non-zero), 0 when free
  *   [2] count: how many times the owner has acquired without releasing
  *   [3] abandoned: 1 if the current holding took over from an owner that died
  *       (set by @conc/process's broker before it frees the lock, cleared when
  *       the owner's count drops to 0)
+ *   [4] async waiters: how many async acquirers are parked (see futex.ts)
  *
  * Algorithm:
  *   acquire: if owner == me, count++ (only the owner writes count while it
@@ -46,6 +47,8 @@ const STATE = 0;
 const OWNER = 1;
 const COUNT = 2;
 const ABANDONED = 3;
+/** How many async acquirers are parked (see @conc/core's futex.ts). */
+const ASYNC_WAITERS = 4;
 
 /**
  * A re-entrant lock: the thread that holds it may acquire it again, and must
@@ -57,7 +60,7 @@ export class RLock extends Acquirable {
 
   constructor() {
     super();
-    Object.defineProperty(this, 'words', { value: allocateWords(4) });
+    Object.defineProperty(this, 'words', { value: allocateWords(5) });
   }
 
   /** @internal */
@@ -91,7 +94,7 @@ export class RLock extends Acquirable {
     Atomics.store(w, ABANDONED, 1);
     Atomics.store(w, COUNT, 0);
     Atomics.store(w, OWNER, 0);
-    futexUnlock(w, STATE);
+    futexUnlock(w, STATE, ASYNC_WAITERS);
     return true;
   }
 
@@ -144,7 +147,7 @@ export class RLock extends Acquirable {
     throwIfAborted(signal);
     const token = currentThreadToken();
     if (this.takeFor(token)) return true;
-    if (!(await futexLockAsync(this.words, STATE, deadlineOf(options?.timeout), signal))) return false;
+    if (!(await futexLockAsync(this.words, STATE, deadlineOf(options?.timeout), signal, ASYNC_WAITERS))) return false;
     this.own(token);
     return true;
   }
@@ -167,7 +170,7 @@ export class RLock extends Acquirable {
     if (Atomics.sub(w, COUNT, 1) > 1) return;
     Atomics.store(w, OWNER, 0);
     if (Atomics.load(w, ABANDONED) !== 0) Atomics.store(w, ABANDONED, 0);
-    futexUnlock(w, STATE);
+    futexUnlock(w, STATE, ASYNC_WAITERS);
   }
 
   override toString(): string {

@@ -370,3 +370,33 @@ describe('Lock across threads', () => {
     expect(Array.from(counters)).toEqual([12_000, 12_000, 12_000]);
   }, 30_000);
 });
+
+describe('async and sync waiters on one thread', () => {
+  for (const Kind of [Lock, RLock]) {
+    it(`${Kind.name}: acquireSync is not stranded behind a pending acquire() of the same thread`, async () => {
+      // The release's single wake-up used to go to the async waiter, whose
+      // event loop is the one blocked in acquireSync: a deadlock on a free lock.
+      const lock = new Kind();
+      const flag = new Int32Array(new SharedArrayBuffer(4));
+      const holder = new Thread({
+        target: (l: Lock, f: Int32Array) => {
+          l.acquireSync();
+          Atomics.store(f, 0, 1);
+          Atomics.notify(f, 0);
+          Atomics.wait(f, 0, 1, 200);
+          l.release();
+        },
+        args: [lock, flag],
+      }).start();
+      while (Atomics.load(flag, 0) === 0) await new Promise((r) => setTimeout(r, 2));
+      const pending = lock.acquire({ timeout: 20_000 });
+      await new Promise((r) => setTimeout(r, 10)); // the async waiter parks first
+      expect(lock.acquireSync({ timeout: 5_000 })).toBe(true);
+      lock.release();
+      expect(await pending).toBe(true);
+      lock.release();
+      expect(await holder.join({ timeout: 10_000 })).toBe(true);
+      expect(lock.locked).toBe(false);
+    }, 20_000);
+  }
+});
