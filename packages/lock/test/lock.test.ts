@@ -379,7 +379,7 @@ describe('async and sync waiters on one thread', () => {
       const lock = new Kind();
       const flag = new Int32Array(new SharedArrayBuffer(4));
       const holder = new Thread({
-        target: (l: Lock, f: Int32Array) => {
+        target: (l: Lock | RLock, f: Int32Array) => {
           l.acquireSync();
           Atomics.store(f, 0, 1);
           Atomics.notify(f, 0);

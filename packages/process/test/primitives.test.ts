@@ -98,7 +98,7 @@ describe('Queue across processes', () => {
     expect(q.qsize()).toBe(0);
   }, 30_000);
 
-  it("two consumer threads of one child: each gives back only its own untaken items; a Thread that ends gives back its rest", async () => {
+  it('two consumer threads of one child: each gives back only its own untaken items; a Thread that ends gives back its rest', async () => {
     const q = new Queue<number>();
     const out = new Queue<any>();
     const done = new Event();
@@ -142,7 +142,10 @@ describe('Queue across processes', () => {
     const p = new Process({ target: t('slowDrain'), args: [q, out] }).start();
     expect(await out.get({ timeout: 20_000 })).toBe('took one');
     q.shutdown(); // Python 3.13: gets drain what is left, then raise ShutDown
-    expect(await out.get({ timeout: 20_000 })).toEqual({ got: Array.from({ length: 10 }, (_, i) => i), end: 'QueueShutDown' });
+    expect(await out.get({ timeout: 20_000 })).toEqual({
+      got: Array.from({ length: 10 }, (_, i) => i),
+      end: 'QueueShutDown',
+    });
     await finish(p);
     expect(q.qsize()).toBe(0);
   }, 30_000);
@@ -174,7 +177,8 @@ describe('Queue across processes', () => {
     for (let i = 0; i < 10; i++) q.putNowait(i);
     const p = new Process({
       target: async (q: JoinableQueue) => {
-        if (q.maxsize !== 0 || q.byteCapacity !== 4096) throw new Error(`maxsize ${q.maxsize}, byteCapacity ${q.byteCapacity}`);
+        if (q.maxsize !== 0 || q.byteCapacity !== 4096)
+          throw new Error(`maxsize ${q.maxsize}, byteCapacity ${q.byteCapacity}`);
         for (let i = 0; i < 10; i++) {
           await q.get();
           q.taskDone();

@@ -108,7 +108,7 @@ const FLAT_MAX_CHARS = 1024;
 function payloadRec(rec: Rec, kind: number, payload: number): void {
   rec.kind = kind;
   rec.payload = payload;
-  rec.header = ((payload << 4) | kind) | 0;
+  rec.header = (payload << 4) | kind | 0;
   rec.size = 4 + ((payload + 3) & ~3);
 }
 
@@ -668,7 +668,9 @@ function findPrimitive(value: unknown, path: string, depth: number, seen: Set<ob
     for (let i = 0; i < value.length && !found; i++) found = findPrimitive(value[i], `${path}[${i}]`, depth + 1, seen);
   } else if (value instanceof Map) {
     for (const [k, v] of value) {
-      found = findPrimitive(k, `${path} (a Map key)`, depth + 1, seen) ?? findPrimitive(v, `${path}.get(${String(k)})`, depth + 1, seen);
+      found =
+        findPrimitive(k, `${path} (a Map key)`, depth + 1, seen) ??
+        findPrimitive(v, `${path}.get(${String(k)})`, depth + 1, seen);
       if (found) break;
     }
   } else if (value instanceof Set) {

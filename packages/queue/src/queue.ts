@@ -337,7 +337,12 @@ export class Queue<T = unknown> {
       throw new TypeError(`${name}: options must be an object like { byteCapacity }, got ${String(options)}`);
     }
     const requested = options.byteCapacity ?? DEFAULT_CAPACITY;
-    if (typeof requested !== 'number' || !Number.isInteger(requested) || requested < MIN_CAPACITY || requested > MAX_CAPACITY) {
+    if (
+      typeof requested !== 'number' ||
+      !Number.isInteger(requested) ||
+      requested < MIN_CAPACITY ||
+      requested > MAX_CAPACITY
+    ) {
       throw new RangeError(
         `${name}: byteCapacity must be an integer from ${MIN_CAPACITY} to ${MAX_CAPACITY} (256 MiB), got ${String(requested)}`,
       );
@@ -353,7 +358,9 @@ export class Queue<T = unknown> {
   /** @internal Rebuild a queue over memory shared from another thread. */
   static revive(data: { words: SharedWords }): Queue {
     const words = wordsView(data.words);
-    const q = Object.create(Atomics.load(words, KIND) === KIND_JOINABLE ? JoinableQueue.prototype : Queue.prototype) as Queue;
+    const q = Object.create(
+      Atomics.load(words, KIND) === KIND_JOINABLE ? JoinableQueue.prototype : Queue.prototype,
+    ) as Queue;
     q.init(words);
     return q;
   }
@@ -388,8 +395,7 @@ export class Queue<T = unknown> {
   /** Approximate number of items in the queue (exact while nobody puts or gets). */
   qsize(): number {
     const got = Atomics.load(this.words, GET_COUNT);
-    const n = (Atomics.load(this.words, PUT_COUNT) - got) | 0;
-    return n > 0 ? n : 0;
+    return Math.max(0, (Atomics.load(this.words, PUT_COUNT) - got) | 0);
   }
 
   /** `qsize() === 0`. */
@@ -583,7 +589,9 @@ export class Queue<T = unknown> {
         ? `it holds ${n} of maxsize ${this.maxsize} items`
         : `the item needs ${rec.size} bytes and the ${n} items queued leave fewer free of ${this.byteCapacity}`;
     return new QueueFull(
-      timeout === undefined ? `${method}: the queue is full (${why})` : `${method}: still full after ${timeout} ms (${why})`,
+      timeout === undefined
+        ? `${method}: the queue is full (${why})`
+        : `${method}: still full after ${timeout} ms (${why})`,
     );
   }
 
@@ -864,7 +872,9 @@ export class Queue<T = unknown> {
    */
   shutdown(options: ShutdownOptions = {}): void {
     if (options === null || typeof options !== 'object') {
-      throw new TypeError(`${this.label}.shutdown: options must be an object like { immediate }, got ${String(options)}`);
+      throw new TypeError(
+        `${this.label}.shutdown: options must be an object like { immediate }, got ${String(options)}`,
+      );
     }
     const immediate = Boolean(options.immediate);
     const w = this.words;
@@ -934,7 +944,9 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     for (;;) {
       const u = Atomics.load(w, UNFINISHED);
       if (u <= 0) {
-        throw new ConcRuntimeError('JoinableQueue.taskDone: called more times than items were put (no unfinished task left)');
+        throw new ConcRuntimeError(
+          'JoinableQueue.taskDone: called more times than items were put (no unfinished task left)',
+        );
       }
       if (Atomics.compareExchange(w, UNFINISHED, u, u - 1) === u) {
         if (u === 1 && Atomics.load(w, JOIN_WAITERS) !== 0) Atomics.notify(w, UNFINISHED);
@@ -1002,4 +1014,3 @@ registerShareable(JoinableQueue, {
   share: (q) => ({ words: describeWords(q.words) }),
   revive: (data) => Queue.revive(data) as JoinableQueue,
 });
-

@@ -33,7 +33,8 @@ export async function untilWaiting(q: Queue<any>, side: 'get' | 'put', n: number
   const index = side === 'get' ? GET_WAITERS : PUT_WAITERS;
   const deadline = performance.now() + timeout;
   while (Atomics.load(words(q), index) < n) {
-    if (performance.now() > deadline) throw new Error(`never saw ${n} waiting ${side}ters (saw ${Atomics.load(words(q), index)})`);
+    if (performance.now() > deadline)
+      throw new Error(`never saw ${n} waiting ${side}ters (saw ${Atomics.load(words(q), index)})`);
     await new Promise((r) => setTimeout(r, 2));
   }
 }

@@ -4,10 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { Queue } from '@conc/queue';
 
-const withHoles = [1, , 3]; // eslint-disable-line no-sparse-arrays
+// biome-ignore lint/suspicious/noSparseArray: holes are what this item tests
+const withHoles = [1, , 3];
 const withExtra = Object.assign([1, 2], { extra: 'kept' });
 // n keys, as many as its length: only the keys tell it from a dense array
-const holeAndExtra = Object.assign([1, , 3], { extra: 'kept' }); // eslint-disable-line no-sparse-arrays
+// biome-ignore lint/suspicious/noSparseArray: holes are what this item tests
+const holeAndExtra = Object.assign([1, , 3], { extra: 'kept' });
 const nullProto = Object.assign(Object.create(null), { a: 1, b: 'two' });
 const protoKey = JSON.parse('{"__proto__": {"x": 1}, "y": 2}');
 class Point {
@@ -32,7 +34,7 @@ const values: [string, unknown][] = [
   ['int32 beyond smi', 2 ** 27],
   ['int32 min', -(2 ** 31)],
   ['beyond int32', 2 ** 31],
-  ['float', 3.141592653589793],
+  ['float', Math.PI],
   ['NaN', Number.NaN],
   ['Infinity', Number.NEGATIVE_INFINITY],
   ['max safe', Number.MAX_SAFE_INTEGER],
@@ -49,7 +51,10 @@ const values: [string, unknown][] = [
   ['long two-byte', 'ж'.repeat(5000)],
   ['long ascii', 'q'.repeat(70_000)],
   ['flat object', { id: 1, name: 'item1' }],
-  ['flat object of every primitive', { a: 1, b: -0, c: 1.5, d: 'é', e: null, f: undefined, g: true, h: false, i: 2 ** 40, j: '' }],
+  [
+    'flat object of every primitive',
+    { a: 1, b: -0, c: 1.5, d: 'é', e: null, f: undefined, g: true, h: false, i: 2 ** 40, j: '' },
+  ],
   ['flat array', [1, 'two', null, undefined, 4.5, false]],
   ['empty object', {}],
   ['empty array', []],
@@ -65,7 +70,13 @@ const values: [string, unknown][] = [
   ['nested', { a: { b: { c: [1, [2, [3]]] } } }],
   ['shared references', { x: shared, y: shared }],
   ['cycle', cyclic],
-  ['Map', new Map<unknown, unknown>([[1, 'a'], ['b', { c: 2 }]])],
+  [
+    'Map',
+    new Map<unknown, unknown>([
+      [1, 'a'],
+      ['b', { c: 2 }],
+    ]),
+  ],
   ['Set', new Set([1, 'x', null])],
   ['Date', new Date(1_700_000_000_000)],
   ['RegExp', /a+b/gi],

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ConcRuntimeError, DataCloneError, JoinableQueue, Queue, QueueEmpty, QueueFull, QueueShutDown } from '@conc/queue';
+import {
+  ConcRuntimeError,
+  DataCloneError,
+  JoinableQueue,
+  Queue,
+  QueueEmpty,
+  QueueFull,
+  QueueShutDown,
+} from '@conc/queue';
 import { drain, untilWaiting, waiting } from './helpers';
 
 describe('Queue on one thread', () => {
@@ -30,7 +38,12 @@ describe('Queue on one thread', () => {
     expect(q.byteCapacity).toBe(64);
     const items: unknown[] = [];
     for (let i = 0; i < 2_000; i++) {
-      items.push([i, 'x'.repeat(i % 30), null][i % 3], { id: i, s: 'é'.repeat(i % 9) }, i + 0.5, `s${'ü'.repeat(i % 20)}`);
+      items.push(
+        [i, 'x'.repeat(i % 30), null][i % 3],
+        { id: i, s: 'é'.repeat(i % 9) },
+        i + 0.5,
+        `s${'ü'.repeat(i % 20)}`,
+      );
     }
     const out: unknown[] = [];
     let k = 0;
@@ -119,7 +132,9 @@ describe('nowait and timeouts', () => {
     q.putNowait(1);
     q.putNowait(2);
     expect(() => q.putSync(3, { timeout: 30 })).toThrow(QueueFull);
-    expect(() => q.putSync(3, { timeout: 30 })).toThrow('Queue.putSync: still full after 30 ms (it holds 2 of maxsize 2 items)');
+    expect(() => q.putSync(3, { timeout: 30 })).toThrow(
+      'Queue.putSync: still full after 30 ms (it holds 2 of maxsize 2 items)',
+    );
     await expect(q.put(3, { timeout: 30 })).rejects.toThrow(QueueFull);
     await expect(q.put(3, { timeout: 0 })).rejects.toThrow(QueueFull);
     expect(drain(q)).toEqual([1, 2]);
@@ -168,20 +183,23 @@ describe('bad input', () => {
     expect(() => new Queue(0, null as never)).toThrow(TypeError);
   });
 
-  it.each([-1, -0.5, Number.NaN, Number.NEGATIVE_INFINITY])('timeout %s: RangeError from Sync methods, rejection from async ones', async (timeout) => {
-    const q = new Queue<number>(1);
-    q.putNowait(1); // full and not empty: the check comes before any waiting
-    expect(() => q.getSync({ timeout })).toThrow(RangeError);
-    expect(() => q.getSync({ timeout })).toThrow(/Queue\.getSync: timeout/);
-    expect(() => q.putSync(2, { timeout })).toThrow(RangeError);
-    let p!: Promise<unknown>;
-    expect(() => {
-      p = q.get({ timeout });
-    }).not.toThrow();
-    await expect(p).rejects.toThrow(RangeError);
-    await expect(q.put(2, { timeout })).rejects.toThrow(/Queue\.put: timeout/);
-    expect(drain(q)).toEqual([1]);
-  });
+  it.each([-1, -0.5, Number.NaN, Number.NEGATIVE_INFINITY])(
+    'timeout %s: RangeError from Sync methods, rejection from async ones',
+    async (timeout) => {
+      const q = new Queue<number>(1);
+      q.putNowait(1); // full and not empty: the check comes before any waiting
+      expect(() => q.getSync({ timeout })).toThrow(RangeError);
+      expect(() => q.getSync({ timeout })).toThrow(/Queue\.getSync: timeout/);
+      expect(() => q.putSync(2, { timeout })).toThrow(RangeError);
+      let p!: Promise<unknown>;
+      expect(() => {
+        p = q.get({ timeout });
+      }).not.toThrow();
+      await expect(p).rejects.toThrow(RangeError);
+      await expect(q.put(2, { timeout })).rejects.toThrow(/Queue\.put: timeout/);
+      expect(drain(q)).toEqual([1]);
+    },
+  );
 
   it('options that are not objects, signals on Sync methods, non-AbortSignal signals are TypeErrors', async () => {
     const q = new Queue<number>();
@@ -197,7 +215,9 @@ describe('bad input', () => {
     const q = new Queue<unknown>();
     q.putNowait('before');
     expect(() => q.putSync(function work() {})).toThrow(DataCloneError);
-    expect(() => q.putSync(function work() {})).toThrow('Queue.putSync: item is a function (work); functions cannot be put in a queue; nothing was enqueued');
+    expect(() => q.putSync(function work() {})).toThrow(
+      'Queue.putSync: item is a function (work); functions cannot be put in a queue; nothing was enqueued',
+    );
     expect(() => q.putNowait({ a: { list: [1, Symbol('s')] } })).toThrow(
       'Queue.putNowait: item.a.list[1] is a symbol (Symbol(s)); symbols cannot be put in a queue; nothing was enqueued',
     );
@@ -216,7 +236,9 @@ describe('bad input', () => {
     expect(() => q.putNowait(other)).toThrow(
       'Queue.putNowait: item is a conc JoinableQueue, which cannot be put in a queue (its shared memory cannot be copied); pass it to the thread in args; nothing was enqueued',
     );
-    expect(() => q.putSync({ jobs: [1, { q: other }] })).toThrow(/^Queue\.putSync: item\.jobs\[1\]\.q is a conc JoinableQueue/);
+    expect(() => q.putSync({ jobs: [1, { q: other }] })).toThrow(
+      /^Queue\.putSync: item\.jobs\[1\]\.q is a conc JoinableQueue/,
+    );
     expect(() => q.putSync(new Map([['k', new Set([q])]]))).toThrow(DataCloneError);
     expect(q.qsize()).toBe(0);
   });
@@ -228,7 +250,9 @@ describe('bad input', () => {
     expect(() => q.putSync(big)).toThrow(
       "Queue.putSync: the item takes 104 bytes serialized, more than the queue's byteCapacity of 64 bytes; nothing was enqueued (give the queue a larger { byteCapacity })",
     );
-    await expect(q.put({ list: new Array(100).fill(1) })).rejects.toThrow(/more than the queue's byteCapacity of 64 bytes/);
+    await expect(q.put({ list: new Array(100).fill(1) })).rejects.toThrow(
+      /more than the queue's byteCapacity of 64 bytes/,
+    );
     expect(q.qsize()).toBe(0);
     q.putNowait('z'.repeat(60)); // exactly 64 bytes: fits
     expect(q.getNowait()).toBe('z'.repeat(60));
@@ -240,7 +264,9 @@ describe('bad input', () => {
     q.putNowait(1);
     q.getNowait();
     q.taskDone();
-    expect(() => q.taskDone()).toThrow('JoinableQueue.taskDone: called more times than items were put (no unfinished task left)');
+    expect(() => q.taskDone()).toThrow(
+      'JoinableQueue.taskDone: called more times than items were put (no unfinished task left)',
+    );
     expect(q.unfinishedTasks).toBe(0);
   });
 });

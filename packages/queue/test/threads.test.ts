@@ -17,7 +17,10 @@ describe('many producers, many consumers', () => {
     q.putSync(null);
     await q.put(null);
     const got = (await Promise.all(consumers.map((t) => finish<string[]>(t)))).flat();
-    expectSameMultiset(got, [0, 1, 2].flatMap((p) => keysOf(p, N)));
+    expectSameMultiset(
+      got,
+      [0, 1, 2].flatMap((p) => keysOf(p, N)),
+    );
     expect(q.qsize()).toBe(0);
   }, 30_000);
 
@@ -28,7 +31,10 @@ describe('many producers, many consumers', () => {
     for (const t of producers) expect(await finish(t)).toBe(N);
     q.shutdown(); // consumers drain what is left, then stop
     const got = await Promise.all(consumers.map((t) => finish<string[]>(t)));
-    expectSameMultiset(got.flat(), [1, 2, 3].flatMap((p) => keysOf(p, N)));
+    expectSameMultiset(
+      got.flat(),
+      [1, 2, 3].flatMap((p) => keysOf(p, N)),
+    );
     expect(q.qsize()).toBe(0);
   }, 30_000);
 
@@ -42,7 +48,10 @@ describe('many producers, many consumers', () => {
     q.putSync(null);
     const results = await Promise.all(consumers.map((t) => finish<{ keys: string[]; bad: string[] }>(t)));
     expect(results.flatMap((r) => r.bad)).toEqual([]);
-    expectSameMultiset(results.flatMap((r) => r.keys), [0, 1].flatMap((p) => keysOf(p, n)));
+    expectSameMultiset(
+      results.flatMap((r) => r.keys),
+      [0, 1].flatMap((p) => keysOf(p, n)),
+    );
   }, 30_000);
 
   it('one producer, one consumer: items come out in the order they were put', async () => {
@@ -84,7 +93,10 @@ describe('timeouts across threads never lose or half-write an item', () => {
     }
     const results = await Promise.all(producers.map((t) => finish<{ put: string[]; full: number }>(t)));
     while (q.qsize() > 0) take();
-    expectSameMultiset(got, results.flatMap((r) => r.put));
+    expectSameMultiset(
+      got,
+      results.flatMap((r) => r.put),
+    );
     expect(results.reduce((s, r) => s + r.put.length + r.full, 0)).toBe(6_000);
   }, 30_000);
 });
