@@ -169,7 +169,9 @@ export class RLock extends Acquirable {
     }
     if (Atomics.sub(w, COUNT, 1) > 1) return;
     Atomics.store(w, OWNER, 0);
-    if (Atomics.load(w, ABANDONED) !== 0) Atomics.store(w, ABANDONED, 0);
+    // Plain read: written only by the holder, or by the broker before the
+    // unlock our acquire synchronized with (see Lock.release).
+    if (w[ABANDONED] !== 0) Atomics.store(w, ABANDONED, 0);
     futexUnlock(w, STATE, ASYNC_WAITERS);
   }
 
