@@ -19,7 +19,7 @@ const step = (cmd, args, cwd = root) => {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal})`);
 };
 const install = () =>
-  step(pnpm[0], [...pnpm.slice(1), 'install', '--offline', '--silent', '--config.frozen-lockfile=false']);
+  step(pnpm[0], [...pnpm.slice(1), 'install', '--offline', '--silent', '--no-frozen-lockfile']);
 
 rmSync(dir, { recursive: true, force: true });
 let ok = false;
