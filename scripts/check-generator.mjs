@@ -18,8 +18,7 @@ const step = (cmd, args, cwd = root) => {
   const r = spawnSync(cmd, args, { cwd, stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal})`);
 };
-const install = () =>
-  step(pnpm[0], [...pnpm.slice(1), 'install', '--offline', '--silent', '--no-frozen-lockfile']);
+const install = () => step(pnpm[0], [...pnpm.slice(1), 'install', '--offline', '--silent', '--no-frozen-lockfile']);
 
 rmSync(dir, { recursive: true, force: true });
 let ok = false;
