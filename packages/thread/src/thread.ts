@@ -190,7 +190,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     if (this.worker)
       throw new ConcRuntimeError(`Thread.start: ${this.name} was already started (threads can only be started once)`);
     const encoded = encode(this.args, 'thread', 'args');
-    const status = allocateWords(1);
+    const status = allocateWords(2); // [0] state, [1] exit code if the thread died
     const { port1, port2 } = new MessageChannel();
     const boot: BootData = {
       target: this.spec,
@@ -291,7 +291,9 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
   private settle(outcome: Outcome | undefined): boolean {
     if (outcome?.ok) return true;
     if (outcome) throw reviveError(outcome.error);
-    throw this.death ?? new Error(`Thread ${this.name} ended before its target returned`);
+    if (this.death) throw this.death;
+    const code = this.status ? Atomics.load(this.status, 1) : 0;
+    throw new Error(`Thread ${this.name} exited with code ${code} before its target returned`);
   }
 
   toString(): string {

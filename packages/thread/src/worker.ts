@@ -51,7 +51,11 @@ if (boot.directOutput) {
   }
 }
 
-process.on('exit', () => finish(DIED));
+process.on('exit', (code) => {
+  // Word [1]: the exit code, for a parent blocked in joinSync (it cannot get the 'exit' event).
+  if (Atomics.load(status, 0) === RUNNING) Atomics.store(status, 1, code ?? 0);
+  finish(DIED);
+});
 
 const sourceRequire = createRequire(`${process.cwd()}/`);
 const keepName = <T extends object>(fn: T, name: string): T =>

@@ -119,9 +119,11 @@ describe('errors thrown by the target', () => {
     );
   }, 15_000);
 
-  it('process.exit in the target makes joinSync throw instead of hanging', () => {
+  it('process.exit in the target makes joinSync throw instead of hanging, with the exit code', () => {
     const t = new Thread({ target: () => process.exit(0) }).start();
-    expect(() => t.joinSync({ timeout: 10_000 })).toThrow(/before its target returned/);
+    expect(() => t.joinSync({ timeout: 10_000 })).toThrow(/exited with code 0 before its target returned/);
+    const t7 = new Thread({ target: () => process.exit(7) }).start();
+    expect(() => t7.joinSync({ timeout: 10_000 })).toThrow(/exited with code 7 before its target returned/);
   }, 15_000);
 
   it('a return value that cannot be cloned rejects join with DataCloneError naming it', async () => {
