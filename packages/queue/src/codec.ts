@@ -15,8 +15,10 @@
  *   UTF16        len << 4 | kind        len bytes (2 per unit)     other strings, lone surrogates kept
  *   FLAT         len << 4 | kind        len bytes, see below       flat plain objects / arrays of primitives
  *   V8           len << 4 | kind        node:v8 serialize bytes    everything else
+ *   SHAPED       len << 16 | id << 4    len bytes: value{n}        flat objects whose keys are shape `id`
+ *                | kind
  *
- * A record takes 4 + len rounded up to 4 bytes; len < 2^28.
+ * A record takes 4 + len rounded up to 4 bytes; len < 2^28 (SHAPED: < 2^16).
  *
  * FLAT is the fast path for small structured items such as `{ id, name }` or
  * `[i, 'x']`: node:v8's serializer costs ~8 us per such object round trip,
@@ -27,10 +29,23 @@
  * and bigints, strings of at most 1024 chars. Anything else goes to node:v8
  * (nested objects share references and may be cyclic: v8 keeps that).
  *
- *   FLAT bytes:  OBJ n (key value){n}  |  ARR n value{n}
+ *   FLAT bytes:  OBJ n key{n} value{n}  |  ARR n value{n}
  *   value:       UNDEF | NULL | FALSE | TRUE | I32 b0 b1 b2 b3 | F64 8 bytes
+ *                | STRS|len bytes (ASCII, len < 128: one byte for tag and length)
  *                | STR8 len16 bytes | STR16 len16 units (2 bytes, little-endian)
- *   key:         STR8 or STR16
+ *   key:         STRS, STR8 or STR16
+ *
+ * SHAPED: a flat object's keys (Object.keys order) are a "shape", kept once
+ * in the queue's shape table in shared memory (see {@link Shapes}); its record
+ * carries the shape's id and the values only: `{ id, name }` takes 16 bytes
+ * instead of 32, and no key is encoded or decoded per item. Every thread of
+ * every producer and consumer reads the same table, so any consumer can
+ * decode any record. When the table is full (4 KiB), or without one, a flat
+ * object goes as FLAT with its keys inline.
+ *
+ * Producers compare an object's keys with the last object's (identical
+ * strings, by for-in: no key array is made per item); consumers of FLAT
+ * objects reuse the last key array when the key bytes match.
  */
 import v8 from 'node:v8';
 import { types } from 'node:util';
@@ -47,6 +62,7 @@ export const K_ASCII = 7;
 export const K_UTF16 = 8;
 export const K_FLAT = 9;
 export const K_V8 = 10;
+export const K_SHAPED = 11;
 
 /** The largest payload a header can describe. */
 export const MAX_PAYLOAD = 2 ** 28 - 1;
@@ -58,6 +74,8 @@ export interface Ring {
   buf: Buffer;
   /** bytes, a multiple of 4 */
   cap: number;
+  /** the queue's shape table, as this thread knows it */
+  shapes: Shapes;
 }
 
 /** An encoded item, ready to be written into a ring. */
@@ -104,6 +122,13 @@ const SMI_MAX = 2 ** 27;
 const SHORT = 32;
 const FLAT_MAX_ENTRIES = 32;
 const FLAT_MAX_CHARS = 1024;
+/** Bytes of a queue's shape table. */
+export const SHAPE_TABLE_BYTES = 4096;
+const SHAPE_ID_MASK = 0xfff;
+const MAX_SHAPED = 0xffff;
+
+// Set by encodeFlat: the shape id of a SHAPED object, else -1.
+let flatShape = -1;
 
 function payloadRec(rec: Rec, kind: number, payload: number): void {
   rec.kind = kind;
@@ -125,7 +150,7 @@ function isAscii(s: string): boolean {
  * Encode `value` into `rec`. Throws {@link DataCloneError} (naming the part
  * that cannot be cloned) for functions, symbols and other uncloneable values.
  */
-export function encodeItem(value: unknown, rec: Rec, who: string): Rec {
+export function encodeItem(value: unknown, rec: Rec, who: string, shapes: Shapes | null): Rec {
   rec.bytes = null;
   rec.str = '';
   switch (typeof value) {
@@ -170,10 +195,17 @@ export function encodeItem(value: unknown, rec: Rec, who: string): Rec {
         return rec;
       }
       {
-        const n = encodeFlat(value);
+        const n = encodeFlat(value, shapes);
         if (n > 0) {
           rec.bytes = flatOut;
-          payloadRec(rec, K_FLAT, n);
+          if (flatShape < 0) {
+            payloadRec(rec, K_FLAT, n);
+          } else {
+            rec.kind = K_SHAPED;
+            rec.payload = n;
+            rec.header = (n << 16) | (flatShape << 4) | K_SHAPED;
+            rec.size = 4 + ((n + 3) & ~3);
+          }
           return rec;
         }
       }
@@ -215,8 +247,16 @@ const V_I32 = 4;
 const V_F64 = 5;
 const V_STR8 = 6;
 const V_STR16 = 7;
+const V_STRS = 0x80; // | len: an ASCII string of fewer than 128 chars
 
 let wp = 0; // write position in flatOut
+
+// The keys of the last object encoded as FLAT (keys inline) and their key
+// block: the next such object of the same keys (identical, in order) copies
+// the block instead of checking and encoding each key again.
+let lastKeys: string[] = [];
+let lastKeyBytes = new Uint8Array(0);
+let lastKeyLen = 0;
 
 function ensure(extra: number): void {
   if (wp + extra > flatOut.length) {
@@ -232,9 +272,8 @@ function putString(s: string): boolean {
   if (n > FLAT_MAX_CHARS) return false;
   ensure(3 + 2 * n);
   const o = flatOut;
-  const p = wp + 3;
-  o[wp + 1] = n & 255;
-  o[wp + 2] = n >> 8;
+  const short = n < 128;
+  const p = short ? wp + 1 : wp + 3;
   // One pass for ASCII (the common case); on the first wider char, start over.
   let i = 0;
   for (; i < n; i++) {
@@ -243,12 +282,20 @@ function putString(s: string): boolean {
     o[p + i] = c;
   }
   if (i === n) {
-    o[wp] = V_STR8;
+    if (short) {
+      o[wp] = V_STRS | n;
+    } else {
+      o[wp] = V_STR8;
+      o[wp + 1] = n & 255;
+      o[wp + 2] = n >> 8;
+    }
     wp = p + n;
     return true;
   }
   o[wp] = V_STR16;
-  let q = p;
+  o[wp + 1] = n & 255;
+  o[wp + 2] = n >> 8;
+  let q = wp + 3;
   for (i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     o[q++] = c & 255;
@@ -298,8 +345,14 @@ function putValue(v: unknown): boolean {
   }
 }
 
-/** Encode a flat object or array into flatOut; its length, or 0 if it is not FLAT. */
-function encodeFlat(value: object): number {
+/**
+ * Encode a flat object or array into flatOut; its length, or 0 if it is not
+ * FLAT. With `shapes`, an object whose keys are in the queue's shape table
+ * (or get added now) is encoded as SHAPED: flatShape is its id, flatOut holds
+ * its values only.
+ */
+function encodeFlat(value: object, shapes: Shapes | null): number {
+  flatShape = -1;
   if (Array.isArray(value)) {
     const n = value.length;
     if (n > FLAT_MAX_ENTRIES || types.isProxy(value)) return 0;
@@ -318,19 +371,166 @@ function encodeFlat(value: object): number {
   }
   const proto = Object.getPrototypeOf(value);
   if ((proto !== Object.prototype && proto !== null) || types.isProxy(value)) return 0;
-  const keys = Object.keys(value);
-  const n = keys.length;
-  if (n > FLAT_MAX_ENTRIES) return 0;
+  // for-in lists the own enumerable keys in Object.keys order, then inherited
+  // ones: none while Object.prototype has no enumerable property (checked).
+  if (proto !== null) for (const _ in Object.prototype) return 0;
+  // The keys, as the last object's if they are the same (identical strings, in order).
+  const last = shapes !== null ? shapes.lastKeys : lastKeys;
+  let n = 0;
+  let same = true;
+  for (const k in value) {
+    if (n === FLAT_MAX_ENTRIES) return 0;
+    if (same && k !== last[n]) same = false;
+    n++;
+  }
+  let keys = last;
+  if (!same || n !== last.length) {
+    keys = [];
+    for (const k in value) {
+      if (k === '__proto__') return 0;
+      keys.push(k);
+    }
+    if (keys.length !== n) return 0;
+  }
+  if (shapes !== null) {
+    const id = keys === last ? shapes.lastId : shapes.idOf(keys);
+    if (id >= 0) {
+      shapes.lastKeys = keys;
+      shapes.lastId = id;
+      wp = 0;
+      if (!putValues(value, keys, n) || wp > MAX_SHAPED) return 0;
+      flatShape = id;
+      return wp;
+    }
+  }
   wp = 0;
   ensure(2);
   flatOut[0] = F_OBJ;
   flatOut[1] = n;
   wp = 2;
-  for (let i = 0; i < n; i++) {
-    const k = keys[i];
-    if (k === '__proto__' || !putString(k) || !putValue((value as Record<string, unknown>)[k])) return 0;
+  if (keys === lastKeys) {
+    // The key block of the last inline object: copy it (keys were checked then).
+    const len = lastKeyLen;
+    ensure(len);
+    const o = flatOut;
+    const b = lastKeyBytes;
+    for (let i = 0; i < len; i++) o[2 + i] = b[i];
+    wp = 2 + len;
+  } else {
+    for (let i = 0; i < n; i++) if (!putString(keys[i])) return 0;
+    lastKeyBytes = flatOut.slice(2, wp);
+    lastKeyLen = wp - 2;
+    lastKeys = keys;
   }
-  return wp;
+  return putValues(value, keys, n) ? wp : 0;
+}
+
+/**
+ * Append the values of `value`, whose keys are `keys` (n of them). False if a
+ * value is not FLAT, or if a getter added or deleted keys meanwhile (for-in
+ * again, in the same order): node:v8 then takes the object.
+ */
+function putValues(value: object, keys: string[], n: number): boolean {
+  let i = 0;
+  for (const k in value) {
+    if (k !== keys[i++] || !putValue((value as Record<string, unknown>)[k])) return false;
+  }
+  return i === n;
+}
+
+// ---- shape tables -----------------------------------------------------------
+
+/**
+ * A queue's shape table, as one thread knows it. In shared memory: `table`
+ * (SHAPE_TABLE_BYTES), and three words at `at`: a lock, the count of shapes
+ * and the bytes they take. Entries are appended under the lock and never
+ * change: len16 n key{n} (keys as in FLAT), id = position in the table. The
+ * count is stored last (seq-cst): whoever read a count can read the entries
+ * below it, and a consumer reads a SHAPED record only after the PUT_COUNT
+ * load that published it, which comes after its producer read the count.
+ * Each thread parses entries once and keeps their keys by id and by name.
+ */
+export class Shapes {
+  /** The keys of the last object this thread encoded as SHAPED, and their id. */
+  lastKeys: string[] = [];
+  lastId = -1;
+  private readonly ids: string[][] = [];
+  private readonly byName = new Map<string, number>();
+  private parsed = 0; // bytes of the table parsed into ids
+  private full = false;
+
+  constructor(
+    private readonly w: Int32Array,
+    private readonly at: number,
+    private readonly table: Uint8Array,
+  ) {}
+
+  /** The keys of shape `id` (a record's: its entry is in the table). */
+  keysOf(id: number): string[] {
+    if (id >= this.ids.length) this.sync(Atomics.load(this.w, this.at + 1));
+    const keys = this.ids[id];
+    if (keys === undefined) throw new Error(`conc queue: unknown shape ${id}`);
+    return keys;
+  }
+
+  /** The id of the shape `keys` (Object.keys order), added if new; -1 if the table is full. */
+  idOf(keys: string[]): number {
+    const name = JSON.stringify(keys);
+    let id = this.byName.get(name);
+    if (id !== undefined) return id;
+    if (this.full) {
+      // Another thread may have added it before the table filled up.
+      this.sync(Atomics.load(this.w, this.at + 1));
+      return this.byName.get(name) ?? -1;
+    }
+    wp = 0;
+    for (let i = 0; i < keys.length; i++) if (keys[i] === '__proto__' || !putString(keys[i])) return -1;
+    const len = wp;
+    const w = this.w;
+    const at = this.at;
+    while (Atomics.compareExchange(w, at, 0, 1) !== 0) Atomics.wait(w, at, 1, 1);
+    try {
+      this.sync(Atomics.load(w, at + 1));
+      id = this.byName.get(name);
+      if (id !== undefined) return id;
+      const count = this.ids.length;
+      const used = this.parsed;
+      if (count > SHAPE_ID_MASK || used + 3 + len > this.table.length) {
+        this.full = true;
+        return -1;
+      }
+      const t = this.table;
+      t[used] = len & 255;
+      t[used + 1] = len >> 8;
+      t[used + 2] = keys.length;
+      t.set(flatOut.subarray(0, len), used + 3);
+      Atomics.store(w, at + 2, used + 3 + len);
+      Atomics.store(w, at + 1, count + 1); // publishes the entry
+      this.sync(count + 1);
+      return count;
+    } finally {
+      Atomics.store(w, at, 0);
+      Atomics.notify(w, at);
+    }
+  }
+
+  /** Parse the entries up to `count`. */
+  private sync(count: number): void {
+    const t = this.table;
+    while (this.ids.length < count) {
+      const p = this.parsed;
+      const len = t[p] | (t[p + 1] << 8);
+      const n = t[p + 2];
+      const saved = rp;
+      rp = p + 3;
+      const keys: string[] = [];
+      for (let i = 0; i < n; i++) keys.push(readString(t));
+      rp = saved;
+      this.parsed = p + 3 + len;
+      this.byName.set(JSON.stringify(keys), this.ids.length);
+      this.ids.push(keys);
+    }
+  }
 }
 
 // ---- writing a record into the ring -----------------------------------------
@@ -460,6 +660,19 @@ export function readRecord(r: Ring, off: number): unknown {
     f64i[1] = i32[p >> 2];
     return f64[0];
   }
+  if (kind === K_SHAPED) {
+    const n = h >>> 16;
+    readOut.size = 4 + ((n + 3) & ~3);
+    const keys = r.shapes.keysOf((h >>> 4) & SHAPE_ID_MASK);
+    if (n <= cap - p) {
+      rp = p;
+      return readObject(r.u8, keys);
+    }
+    if (flatIn.length < n) flatIn = new Uint8Array(Math.max(n, 2 * flatIn.length));
+    copyOut(r, p, n, flatIn);
+    rp = 0;
+    return readObject(flatIn, keys);
+  }
   const n = h >>> 4;
   readOut.size = 4 + ((n + 3) & ~3);
   const first = Math.min(n, cap - p);
@@ -534,12 +747,22 @@ function ascii(u: Uint8Array, p: number, n: number): string {
 
 let rp = 0; // read position
 
-// Keys seen at each position of the last objects: reused when the bytes match,
-// so decoding `{ id, name }` over and over allocates no key strings.
-const keyCache: string[] = [];
+// The keys of the last inline object decoded and the bytes of their key
+// block: an object whose bytes start with the same block has the same keys
+// (keys are self-delimiting), so decoding `{ id, name }` over and over
+// allocates no key strings.
+let inKeys: string[] = [];
+let inKeyBytes = new Uint8Array(256);
+let inKeyLen = -1;
 
 function readString(u: Uint8Array): string {
   const tag = u[rp];
+  if (tag >= V_STRS) {
+    const n = tag & 127;
+    const p = rp + 1;
+    rp = p + n;
+    return ascii(u, p, n);
+  }
   const n = u[rp + 1] | (u[rp + 2] << 8);
   const p = rp + 3;
   if (tag === V_STR8) {
@@ -552,23 +775,27 @@ function readString(u: Uint8Array): string {
   return s;
 }
 
-function readKey(u: Uint8Array, slot: number): string {
-  const cached = keyCache[slot];
-  if (cached !== undefined && u[rp] === V_STR8) {
-    const n = u[rp + 1] | (u[rp + 2] << 8);
-    if (n === cached.length) {
-      const p = rp + 3;
-      let i = 0;
-      while (i < n && u[p + i] === cached.charCodeAt(i)) i++;
-      if (i === n) {
-        rp = p + n;
-        return cached;
-      }
+/** The `n` keys of the key block at rp; rp moves past it. */
+function readKeys(u: Uint8Array, n: number): string[] {
+  const p = rp;
+  const len = inKeyLen;
+  if (n === inKeys.length && p + len <= u.length) {
+    const b = inKeyBytes;
+    let i = 0;
+    while (i < len && u[p + i] === b[i]) i++;
+    if (i === len) {
+      rp = p + len;
+      return inKeys;
     }
   }
-  const k = readString(u);
-  keyCache[slot] = k;
-  return k;
+  const keys: string[] = [];
+  for (let i = 0; i < n; i++) keys.push(readString(u));
+  const end = rp;
+  if (inKeyBytes.length < end - p) inKeyBytes = new Uint8Array(end - p);
+  inKeyBytes.set(u.subarray(p, end));
+  inKeyLen = end - p;
+  inKeys = keys;
+  return keys;
 }
 
 function readValue(u: Uint8Array): unknown {
@@ -608,11 +835,13 @@ function decodeFlat(u: Uint8Array, p: number): unknown {
     for (let i = 0; i < n; i++) a.push(readValue(u));
     return a;
   }
+  return readObject(u, readKeys(u, n));
+}
+
+/** An object of `keys`, its values read from rp on. */
+function readObject(u: Uint8Array, keys: string[]): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  for (let i = 0; i < n; i++) {
-    const k = readKey(u, i);
-    o[k] = readValue(u);
-  }
+  for (let i = 0; i < keys.length; i++) o[keys[i]] = readValue(u);
   return o;
 }
 

@@ -3,10 +3,12 @@
  * JoinableQueue) as a byte ring in shared memory, driven by Atomics.
  *
  * Memory: one allocation of Int32 words (allocateWords): 6 header lines of
- * 64 bytes, then the ring of `cap` bytes (a multiple of 4). Each item is one
- * record in the ring (codec.ts: a header word, then its bytes).
+ * 64 bytes, then the ring of `cap` bytes (a multiple of 4), then the shape
+ * table (SHAPE_TABLE_BYTES: the key lists of flat objects, codec.ts Shapes).
+ * Each item is one record in the ring (codec.ts: a header word, then its bytes).
  *
  *   config   CAPACITY MAXSIZE KIND SHUTDOWN             written once (SHUTDOWN: under PUT_LOCK)
+ *            SHAPES (lock, count, bytes)                shape table, appended under its own lock
  *   put side PUT_LOCK TAIL PUT_COUNT HEAD_SEEN GOT_SEEN written by producers only
  *            (PUT_LOCK + 8: async waiters on PUT_LOCK)
  *   get side GET_LOCK HEAD GET_COUNT PUT_SEEN           written by consumers only
@@ -59,7 +61,8 @@
  *     lock is taken (a DataCloneError or RangeError leaves the queue as it
  *     was), and its bytes count only from the PUT_COUNT store, made in the
  *     same locked section that found room. Room is re-checked in that
- *     section; nothing is reserved while waiting.
+ *     section; nothing is reserved while waiting. (Serializing may add a shape
+ *     to the shape table; that is not an item, and the table only grows.)
  *   - A get that fails (empty, timed out, aborted) consumed nothing: an item
  *     is taken only in the locked section that found it, and that section
  *     runs only if the call is going to return it (the signal and the
@@ -134,6 +137,8 @@ import {
   MAX_PAYLOAD,
   type Rec,
   type Ring,
+  SHAPE_TABLE_BYTES,
+  Shapes,
   V8_PENDING,
   encodeItem,
   readOut,
@@ -170,6 +175,8 @@ const CAPACITY = 0;
 const MAXSIZE = 1;
 const KIND = 2;
 const SHUTDOWN = 3;
+/** Shape table (codec.ts): lock, count, bytes used; the table follows the ring. */
+const SHAPES = 4;
 const PUT_LOCK = LINE;
 const TAIL = LINE + 1;
 const PUT_COUNT = LINE + 2;
@@ -348,7 +355,7 @@ export class Queue<T = unknown> {
       );
     }
     const cap = (requested + 3) & ~3;
-    const words = allocateWords(HEADER_WORDS + cap / 4);
+    const words = allocateWords(HEADER_WORDS + (cap + SHAPE_TABLE_BYTES) / 4);
     words[CAPACITY] = cap;
     words[MAXSIZE] = maxsize;
     words[KIND] = name === 'JoinableQueue' ? KIND_JOINABLE : KIND_QUEUE;
@@ -373,6 +380,7 @@ export class Queue<T = unknown> {
       u8: new Uint8Array(words.buffer, byteOffset, cap),
       buf: Buffer.from(words.buffer, byteOffset, cap),
       cap,
+      shapes: new Shapes(words, SHAPES, new Uint8Array(words.buffer, byteOffset + cap, SHAPE_TABLE_BYTES)),
     };
     const props: PropertyDescriptorMap = {
       words: { value: words },
@@ -613,7 +621,7 @@ export class Queue<T = unknown> {
    */
   putNowait(item: T): void {
     const method = this.names.putNowait;
-    const rec = encodeItem(item, scratchRec, method);
+    const rec = encodeItem(item, scratchRec, method, this.ring.shapes);
     this.checkSize(rec, method);
     lockSync(this.words, PUT_LOCK);
     const r = this.lockedPut(rec);
@@ -630,7 +638,7 @@ export class Queue<T = unknown> {
   putSync(item: T, options?: SyncWaitOptions): void {
     const method = this.names.putSync;
     if (options !== undefined) checkSyncOptions(options, method);
-    const rec = encodeItem(item, scratchRec, method);
+    const rec = encodeItem(item, scratchRec, method, this.ring.shapes);
     this.checkSize(rec, method);
     const w = this.words;
     lockSync(w, PUT_LOCK);
@@ -665,7 +673,7 @@ export class Queue<T = unknown> {
         checkWaitOptions(options, method);
         throwIfAborted(options.signal);
       }
-      rec = encodeItem(item, scratchRec, method);
+      rec = encodeItem(item, scratchRec, method, this.ring.shapes);
       this.checkSize(rec, method);
     } catch (error) {
       return Promise.reject(error);
@@ -715,7 +723,7 @@ export class Queue<T = unknown> {
     const method = this.names.put;
     let rec: Rec;
     try {
-      rec = encodeItem(item, scratchRec, method);
+      rec = encodeItem(item, scratchRec, method, this.ring.shapes);
       this.checkSize(rec, method);
     } catch (error) {
       return Promise.reject(error);

@@ -96,6 +96,76 @@ describe('items come out as structured clone makes them', () => {
     expect(back).toStrictEqual(structuredClone(value));
   });
 
+  it('flat objects of many shapes, interleaved, past the end of the shape table: exact keys, order and values', () => {
+    const q = new Queue<unknown>(0, { byteCapacity: 1 << 20 });
+    const items: Record<string, unknown>[] = [];
+    // 600 shapes with long keys fill the 4 KiB shape table: later shapes go inline
+    for (let round = 0; round < 3; round++) {
+      for (let s = 0; s < 600; s++) {
+        const o: Record<string, unknown> = {};
+        const keys = [`key_number_${s}_a`, `${s}`, s % 5 === 0 ? `ключ_${s}` : `b${s}`, s % 7 === 0 ? '' : 'c'];
+        if (s % 2 === 1) keys.reverse();
+        for (const [j, k] of keys.entries()) o[k] = [round, `v${s}`, s % 3 === 0 ? -0 : 0.5, null][j];
+        items.push(o);
+        if (s % 50 === 0) items.push({ id: s, name: `item${s}` }); // a shape coming back
+      }
+    }
+    for (const item of items) q.putNowait(item);
+    for (const item of items) {
+      const back = q.getNowait() as Record<string, unknown>;
+      expect(Object.keys(back)).toEqual(Object.keys(item));
+      expect(back).toStrictEqual(structuredClone(item));
+    }
+  });
+
+  it('flat objects: getters are read once even when the shape changes', () => {
+    const q = new Queue<any>();
+    let reads = 0;
+    q.putNowait({ a: 1, b: 2 });
+    const item = {
+      a: 1,
+      get c() {
+        reads += 1;
+        return reads;
+      },
+    };
+    q.putNowait(item);
+    q.putNowait(item);
+    expect(q.getNowait()).toEqual({ a: 1, b: 2 });
+    expect(q.getNowait()).toEqual({ a: 1, c: 1 });
+    expect(q.getNowait()).toEqual({ a: 1, c: 2 });
+    expect(reads).toBe(2);
+  });
+
+  it('flat objects whose getter adds or deletes keys meanwhile still come out as structured clone makes them', () => {
+    const q = new Queue<any>();
+    const adds: Record<string, unknown> = { a: 1 };
+    Object.defineProperty(adds, 'b', {
+      enumerable: true,
+      get() {
+        adds.z = 26;
+        return 2;
+      },
+    });
+    const deletes: Record<string, unknown> = { a: 1 };
+    Object.defineProperty(deletes, 'b', {
+      enumerable: true,
+      configurable: true,
+      get() {
+        delete deletes.c;
+        return 2;
+      },
+    });
+    deletes.c = 3;
+    for (const item of [adds, deletes]) {
+      q.putNowait(item);
+      const back = q.getNowait();
+      // structured clone lists the keys first, then reads them (skipping deleted ones)
+      expect(Object.keys(back)).toEqual(['a', 'b']);
+      expect(back).toStrictEqual({ a: 1, b: 2 });
+    }
+  });
+
   it('keeps identity (shared references and cycles) like structured clone', () => {
     const q = new Queue<any>();
     q.putNowait({ x: shared, y: shared });

@@ -54,6 +54,29 @@ describe('many producers, many consumers', () => {
     );
   }, 30_000);
 
+  it.each([
+    ['an unbounded queue', 1 << 20],
+    ['a 1 KiB ring (constant wrapping)', 1024],
+  ])(
+    'flat objects of 40 shapes each from 3 producers to 2 consumers through %s: exact keys, order and values',
+    async (_, bytes) => {
+      const n = 4000;
+      const q = new Queue<unknown>(0, { byteCapacity: bytes });
+      const consumers = [spawn('consumeShaped', [q]), spawn('consumeShaped', [q])];
+      const producers = [0, 1, 2].map((p) => spawn('produceShaped', [q, p, n]));
+      for (const t of producers) expect(await finish(t)).toBe(n);
+      q.putSync(null);
+      q.putSync(null);
+      const results = await Promise.all(consumers.map((t) => finish<{ keys: string[]; bad: string[] }>(t)));
+      expect(results.flatMap((r) => r.bad)).toEqual([]);
+      expectSameMultiset(
+        results.flatMap((r) => r.keys),
+        [0, 1, 2].flatMap((p) => Array.from({ length: n }, (_, i) => `${p}:${i}`)),
+      );
+    },
+    30_000,
+  );
+
   it('one producer, one consumer: items come out in the order they were put', async () => {
     const q = new Queue<unknown>(100);
     const consumer = spawn('takeN', [q, N]);
