@@ -41,7 +41,9 @@
  *            barges in right after its own notify usually finds nothing to
  *            do and waits, while the woken one waits for the lock.)
  *   Spinning (the wait for SERVED; taking the lock) uses a budget of polls
- *            each thread adapts: see SPIN_MAX.
+ *            each thread adapts: see SPIN_MAX; the first wait after a notify
+ *            that woke a parked thread spins longer: see SPIN_WAKE. Polls
+ *            for the lock test it before the compare-and-swap.
  *
  * Invariants:
  *   - notify(n) wakes at most n waiters, each one that was waiting when
@@ -123,6 +125,17 @@ const WORDS = GHOST + MAX_GHOSTS;
  */
 const SPIN_MAX = 2 * SPIN_SYNC;
 const SPIN_MIN = 256;
+/**
+ * The spin of the first wait after a notify that woke a parked thread (about
+ * 1 ms): that thread is usually the one that will notify back, and coming
+ * back from a park can take 100-300 us here (a vCPU left idle). A shorter
+ * spin parks too, and then every hand-off pays a park and a wake: a chain
+ * that ran the ping-pong at a fiftieth of its speed. Only while the thread's
+ * budget is at least SPIN_SYNC (its spins succeed: it has a core); a long
+ * spin that ends in a park halves the budget like any other, which stops
+ * long spins until spins succeed again (on a loaded machine they hurt).
+ */
+const SPIN_WAKE = 64 * SPIN_SYNC;
 
 /** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
 export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
@@ -152,7 +165,8 @@ function dropGhost(w: Int32Array, t: number): boolean {
 }
 
 /**
- * Serve up to `n` waiting tickets, oldest first; returns how many. Under INNER.
+ * Serve up to `n` waiting tickets, oldest first; returns how many parked
+ * threads it woke. Under INNER.
  * Stores SERVED before touching any park word (see the invariants above).
  */
 function serve(w: Int32Array, n: number): number {
@@ -161,6 +175,7 @@ function serve(w: Int32Array, n: number): number {
   let s = start;
   let woken = 0;
   let mask = 0;
+  let unparked = 0;
   while (woken < n && s !== end) {
     if (Atomics.load(w, NGHOSTS) > 0 && dropGhost(w, s)) {
       s = (s + 1) | 0;
@@ -177,10 +192,10 @@ function serve(w: Int32Array, n: number): number {
   if (mask !== 0) {
     for (let i = 0; i <= PARK_MASK; i++) if (mask & (1 << i)) Atomics.add(w, PARK + i, 1);
     if (Atomics.load(w, PARKED) > 0) {
-      for (let i = 0; i <= PARK_MASK; i++) if (mask & (1 << i)) Atomics.notify(w, PARK + i);
+      for (let i = 0; i <= PARK_MASK; i++) if (mask & (1 << i)) unparked += Atomics.notify(w, PARK + i);
     }
   }
-  return woken;
+  return unparked;
 }
 
 /** Take ticket `t` (not served) out of the queue. Under INNER. */
@@ -213,8 +228,9 @@ function cancel(w: Int32Array, t: number): void {
 
 /** Take `lock` if it is free now, or becomes free within `spins` polls. */
 function spinAcquire(lock: ConditionLock, spins: number): boolean {
-  if (lock.tryAcquire()) return true;
-  for (let i = 0; i < spins; i++) if (!lock.locked && lock.tryAcquire()) return true;
+  // Test before the compare-and-swap: a failed CAS still takes the cache line
+  // from the holder, which then has to take it back to release.
+  for (let i = 0; i <= spins; i++) if (!lock.locked && lock.tryAcquire()) return true;
   return false;
 }
 
@@ -302,6 +318,8 @@ export class Condition extends Acquirable {
   declare readonly lock: ConditionLock;
   /** This thread's spin budget (see SPIN_MAX); undefined until the first spin. */
   private spins: number | undefined;
+  /** This thread's last notify woke a parked thread. */
+  private wokeParked = false;
 
   /**
    * @param lock a `Lock` or `RLock` from @conc/lock; default a new `RLock`.
@@ -363,9 +381,21 @@ export class Condition extends Acquirable {
   private quickAcquire(spins: number): boolean {
     const lock = this.lock;
     const w = this.words;
-    if (Atomics.load(w, PENDING) <= 0 && lock.tryAcquire()) return true;
-    if (lock instanceof RLock && lock.isOwned()) return false; // re-entry: the lock's acquire does it
+    if (lock instanceof RLock && lock.isOwned()) return lock.tryAcquire(); // re-entry
+    if (Atomics.load(w, PENDING) <= 0 && !lock.locked && lock.tryAcquire()) return true;
     return this.spun(spinAcquirePolite(lock, w, spins));
+  }
+
+  /**
+   * The spin budget of a wait: SPIN_WAKE right after a notify that woke a
+   * parked thread while spins succeed, and not with a short timeout (the
+   * spin comes on top of it). Clears the mark.
+   */
+  private waitBudget(timeout: number): number {
+    const spins = this.budget();
+    if (!this.wokeParked) return spins;
+    this.wokeParked = false;
+    return spins >= SPIN_SYNC && timeout >= 50 ? SPIN_WAKE : spins;
   }
 
   /** This thread's spin budget for the blocking paths (see SPIN_MAX). */
@@ -409,7 +439,7 @@ export class Condition extends Acquirable {
     const t = this.enqueue();
     const level = this.releaseSave();
     try {
-      this.parkSync(t, timeout, timeout === 0 ? 0 : this.budget());
+      this.parkSync(t, timeout, timeout === 0 ? 0 : this.waitBudget(timeout));
     } finally {
       this.restoreSync(level);
     }
@@ -519,7 +549,7 @@ export class Condition extends Acquirable {
     if (n === 0 || Atomics.load(w, TICKETS) === Atomics.load(w, SERVED)) return;
     lockInner(w);
     try {
-      serve(w, n);
+      if (serve(w, n) > 0) this.wokeParked = true;
     } finally {
       futexUnlock(w, INNER);
     }
@@ -532,7 +562,7 @@ export class Condition extends Acquirable {
     if (Atomics.load(w, TICKETS) === Atomics.load(w, SERVED)) return;
     lockInner(w);
     try {
-      serve(w, Number.POSITIVE_INFINITY);
+      if (serve(w, Number.POSITIVE_INFINITY) > 0) this.wokeParked = true;
     } finally {
       futexUnlock(w, INNER);
     }
@@ -592,7 +622,8 @@ export class Condition extends Acquirable {
   /**
    * Wait until ticket `t` is served or `timeout` ms pass (counted from the
    * park: a wait served while spinning never reads the clock, and the spin,
-   * at most SPIN_MAX polls, adds at most some tens of microseconds).
+   * at most SPIN_MAX polls, adds at most some tens of microseconds; SPIN_WAKE
+   * polls, about a millisecond, and only with timeouts of 50 ms or more).
    */
   private parkSync(t: number, timeout: number, spins: number): void {
     const w = this.words;
