@@ -22,7 +22,7 @@
  *     registrations before it answers "unknown id".
  */
 import { randomBytes } from 'node:crypto';
-import { unlinkSync } from 'node:fs';
+import { readdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +52,35 @@ interface Broker {
 
 let broker: Broker | undefined;
 
+/**
+ * A broker's socket is unlinked at exit, but a SIGKILLed owner cannot do
+ * that: remove the sockets of owners that are no longer running.
+ */
+function removeStaleSockets(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^conc-(\d+)-\d+-[0-9a-f]{8}\.sock$/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0); // still running (or another user's): leave it
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+      try {
+        unlinkSync(join(tmpdir(), name));
+      } catch {
+        // gone already
+      }
+    }
+  }
+}
+
 function startBroker(): Broker {
+  removeStaleSockets();
   const socket = join(tmpdir(), `conc-${process.pid}-${threadId}-${randomBytes(4).toString('hex')}.sock`);
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(brokerFile, { workerData: { socket, port: port2 }, transferList: [port2] });

@@ -1,4 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { encode } from '@conc/core';
 import { Lock } from '@conc/lock';
@@ -66,5 +70,22 @@ describe('broker', () => {
     }).start();
     await finish(p);
     expect(p.exitCode).toBe(0);
+  }, 30_000);
+
+  it('a starting broker removes the sockets left by owners that were killed (SIGKILL cannot unlink)', () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid; // exited: its pid is not running
+    const stale = join(tmpdir(), `conc-${dead}-0-0123abcd.sock`);
+    writeFileSync(stale, '');
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "import '@conc/process'; import { encode } from '@conc/core'; import { Lock } from '@conc/lock'; encode([new Lock()], 'process');",
+      ],
+      { cwd: new URL('.', import.meta.url).pathname, encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(stale)).toBe(false);
   }, 30_000);
 });
