@@ -84,6 +84,7 @@ import {
   allocateWords,
   checkWaitOptions,
   deadlineOf,
+  type Encoded,
   decodeSync,
   describeWords,
   encode,
@@ -341,7 +342,7 @@ export class Condition extends Acquirable {
   static revive(data: { words: SharedWords; lock: unknown }): Condition {
     const cond = Object.create(Condition.prototype) as Condition;
     Object.defineProperty(cond, 'words', { value: wordsView(data.words) });
-    Object.defineProperty(cond, 'lock', { value: decodeSync(data.lock), enumerable: true });
+    Object.defineProperty(cond, 'lock', { value: decodeSync(data.lock as Encoded), enumerable: true });
     return cond;
   }
 

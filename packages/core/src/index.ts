@@ -16,11 +16,12 @@ export {
 } from './wait.js';
 export {
   BRAND,
-  MARK,
   decode,
   decodeSync,
   encode,
+  type Encoded,
   findUncloneable,
+  isEncoded,
   loadModule,
   loadModulesFor,
   registerShareable,

@@ -11,10 +11,29 @@
  *       revive: (data) => Lock.revive(data),
  *     });
  *
- * `encode(args)` walks arrays, plain objects, Maps and Sets and replaces every registered
- * instance with a marker `{ [MARK]: tag, module, data }`; everything else is
- * left for structured clone. On the other side `decode` imports each marker's
- * module (which registers the class there) and revives it.
+ * `encode(value)` returns an {@link Encoded}: `{ __conc_encoded__: 1, v, s }`.
+ * `v` is a copy of the value in which every registered instance is replaced by
+ * a fresh empty object, its placeholder; `s` is the table conc itself wrote:
+ * one entry per distinct instance, with the placeholder, the class's tag, the
+ * module that registers it and its shared data. Structured clone (postMessage,
+ * v8.serialize) keeps object identity inside one message, so on the other side
+ * the placeholder found in `v` is the very object in `s`, and `decode` revives
+ * exactly the objects that are placeholders of the table, nothing else.
+ *
+ * Invariants (the security model of DESIGN.md: data is never code):
+ *   - What is imported or revived is decided by the table only, never by the
+ *     shape of the data: a user value that looks like any encoding conc has
+ *     (marker keys, a fake table) is an ordinary object in `v` and comes back
+ *     as the plain data it is. Identity cannot be forged by data.
+ *   - Only `file:` module URLs are ever loaded (the modules of conc's own
+ *     packages); a `data:`, `http:` or other URL is refused.
+ *   - Shared references and cycles are kept, as structured clone keeps them:
+ *     the copy is memoized by identity, so `[o, o]` arrives as one object twice
+ *     and `[lock, lock]` as one Lock twice.
+ *   - A value with no registered instance in it is not copied (`v` is the
+ *     value itself; structured clone copies it anyway).
+ *   - `decode` is called only on what `encode` returned (the transport knows
+ *     which field is encoded); given anything else it throws a TypeError.
  *
  * The registry lives on globalThis under a Symbol.for key, so the ESM and CJS
  * copies of @conc/core in one thread share it, and `instanceof` is answered by
@@ -23,6 +42,7 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { types } from 'node:util';
 import { DataCloneError } from './errors.js';
 
 /** Where a shared value is going: a thread of this process, or a child process. */
@@ -66,8 +86,6 @@ export interface RemoteRef {
  */
 export const REMOTE: unique symbol = Symbol.for('conc.remote.v1') as never;
 
-/** Key of the marker object that stands for a primitive in encoded data. */
-export const MARK = '__conc_shared__';
 /** Brand symbol carried by every registered class's prototype. */
 export const BRAND: unique symbol = Symbol.for('conc.brand') as never;
 
@@ -112,15 +130,44 @@ export function shareTag(value: unknown): string | undefined {
 }
 
 function isPlainObject(value: object): boolean {
+  if (types.isProxy(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
 
+/** Key that marks the object {@link encode} returns. */
+const ENCODED = '__conc_encoded__';
+
+/** One entry of an {@link Encoded}'s table: a registered instance, by its placeholder. */
+interface SharedRef {
+  /** The placeholder: the empty object that stands for the instance in `v`. */
+  p: object;
+  tag: string;
+  module: string;
+  data?: unknown;
+  remote?: RemoteRef;
+}
+
+/** What {@link encode} returns and {@link decode} takes: structured-clonable. */
+export interface Encoded {
+  readonly [ENCODED]: 1;
+  /** The value, each registered instance replaced by its placeholder. */
+  readonly v: unknown;
+  /** The instances, by placeholder; absent when there are none. */
+  readonly s?: SharedRef[];
+}
+
+/** Whether `value` is an {@link Encoded} (its shape: the transport says whether it may be one). */
+export function isEncoded(value: unknown): value is Encoded {
+  return typeof value === 'object' && value !== null && (value as any)[ENCODED] === 1 && 'v' in value;
+}
+
 /**
- * Replace every registered primitive inside `value` (arrays and plain objects
- * are walked) with a marker. `path` names the value in error messages.
+ * Walk arrays, plain objects, Maps and Sets of `value` once (cycles followed
+ * once): throw a {@link DataCloneError} naming the first function or symbol,
+ * and say whether a registered instance is inside.
  */
-export function encode(value: unknown, destination: Destination = 'thread', path = 'value'): unknown {
+function scan(value: unknown, destination: Destination, path: string, seen: Set<object>): boolean {
   if (typeof value !== 'object' || value === null) {
     if (typeof value === 'function') {
       throw new DataCloneError(
@@ -132,104 +179,220 @@ export function encode(value: unknown, destination: Destination = 'thread', path
         `${path} is a symbol (${String(value)}); symbols cannot be sent to another ${destination}`,
       );
     }
-    return value;
+    return false;
   }
+  if (seen.has(value)) return false;
+  seen.add(value);
+  if (shareTag(value) !== undefined) return true;
+  let found = false;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      if (scan(v, destination, `${path}[${i}]`, seen)) found = true;
+    });
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) {
+      if (scan(k, destination, `${path} (a Map key)`, seen)) found = true;
+      if (scan(v, destination, `${path}.get(${String(k)})`, seen)) found = true;
+    }
+  } else if (value instanceof Set) {
+    let i = 0;
+    for (const v of value) if (scan(v, destination, `${path}.values()[${i++}]`, seen)) found = true;
+  } else if (isPlainObject(value)) {
+    for (const key of Object.keys(value)) {
+      if (scan((value as any)[key], destination, `${path}.${key}`, seen)) found = true;
+    }
+  }
+  return found;
+}
+
+/** Set own property `key` (also `__proto__`) of a fresh object. */
+function setOwn(out: Record<string, unknown>, key: string, v: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+  else out[key] = v;
+}
+
+/** Copy the walked containers of `value` (memoized: shared references and cycles kept), instances to placeholders. */
+function copy(
+  value: unknown,
+  destination: Destination,
+  path: string,
+  memo: Map<object, unknown>,
+  table: SharedRef[],
+): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const known = memo.get(value);
+  if (known !== undefined) return known;
   const tag = shareTag(value);
   if (tag !== undefined) {
-    const entry = registry.get(tag)!;
-    const remote = (value as any)[REMOTE];
-    if (typeof remote === 'function') {
-      return { [MARK]: tag, module: entry.module, remote: remote.call(value, destination) };
-    }
-    if (destination === 'process') {
-      const sharer = (globalThis as any)[processSharerKey] as ((value: unknown, entry: Entry) => unknown) | undefined;
-      if (!sharer) {
-        throw new DataCloneError(
-          `${path} is a ${tag.replace(/^conc\./, '')}; to send it to a child process, start that process with @conc/process`,
-        );
-      }
-      return { [MARK]: tag, module: entry.module, remote: sharer(value, entry) };
-    }
-    return { [MARK]: tag, module: entry.module, data: entry.share(value, destination) };
+    const p = {};
+    memo.set(value, p);
+    table.push({ p, ...shareOne(value, tag, destination, path) });
+    return p;
   }
-  if (Array.isArray(value)) return value.map((v, i) => encode(v, destination, `${path}[${i}]`));
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    memo.set(value, out);
+    value.forEach((v, i) => {
+      out[i] = copy(v, destination, `${path}[${i}]`, memo, table);
+    });
+    return out;
+  }
   if (value instanceof Map) {
-    return new Map([...value].map(([k, v]) => [k, encode(v, destination, `${path}.get(${String(k)})`)]));
+    const out = new Map();
+    memo.set(value, out);
+    for (const [k, v] of value) {
+      out.set(
+        copy(k, destination, `${path} (a Map key)`, memo, table),
+        copy(v, destination, `${path}.get(${String(k)})`, memo, table),
+      );
+    }
+    return out;
   }
-  if (value instanceof Set) return new Set([...value].map((v, i) => encode(v, destination, `${path}.values()[${i}]`)));
+  if (value instanceof Set) {
+    const out = new Set();
+    memo.set(value, out);
+    let i = 0;
+    for (const v of value) out.add(copy(v, destination, `${path}.values()[${i++}]`, memo, table));
+    return out;
+  }
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
+    memo.set(value, out);
     for (const key of Object.keys(value)) {
-      out[key] = encode((value as any)[key], destination, `${path}.${key}`);
+      setOwn(out, key, copy((value as any)[key], destination, `${path}.${key}`, memo, table));
     }
     return out;
   }
   return value;
 }
 
-function isMarker(value: unknown): value is { [MARK]: string; module: string; data?: unknown; remote?: RemoteRef } {
-  return typeof value === 'object' && value !== null && typeof (value as any)[MARK] === 'string';
-}
-
-function collectModules(value: unknown, into: Map<string, string>): void {
-  if (typeof value !== 'object' || value === null) return;
-  if (isMarker(value)) {
-    if (!registry.has(value[MARK])) into.set(value[MARK], value.module);
-    const bridge = value.remote?.bridge;
-    if (typeof bridge === 'string' && !(globalThis as any)[remoteReviverKey]) into.set(' bridge', bridge);
-    return;
+/** The table entry (less its placeholder) of one registered instance. */
+function shareOne(value: object, tag: string, destination: Destination, path: string): Omit<SharedRef, 'p'> {
+  const entry = registry.get(tag)!;
+  const remote = (value as any)[REMOTE];
+  if (typeof remote === 'function') {
+    return { tag, module: entry.module, remote: remote.call(value, destination) };
   }
-  if (Array.isArray(value) || value instanceof Set) for (const v of value) collectModules(v, into);
-  else if (value instanceof Map) for (const v of value.values()) collectModules(v, into);
-  else if (isPlainObject(value)) for (const v of Object.values(value)) collectModules(v, into);
+  if (destination === 'process') {
+    const sharer = (globalThis as any)[processSharerKey] as ((value: unknown, entry: Entry) => RemoteRef) | undefined;
+    if (!sharer) {
+      throw new DataCloneError(
+        `${path} is a ${tag.replace(/^conc\./, '')}; to send it to a child process, start that process with @conc/process`,
+      );
+    }
+    return { tag, module: entry.module, remote: sharer(value, entry) };
+  }
+  return { tag, module: entry.module, data: entry.share(value, destination) };
 }
 
-/** Load a module by URL the way it was built: `.cjs` with require, else import(). */
+/**
+ * Encode `value` to cross into another thread or process: every registered
+ * primitive inside it (arrays, plain objects, Maps and Sets are walked) is
+ * replaced by a placeholder and described in the table (see the top of this
+ * file). Throws {@link DataCloneError} for functions and symbols; `path` names
+ * the value in error messages. Pass the result to {@link decode} there.
+ */
+export function encode(value: unknown, destination: Destination = 'thread', path = 'value'): Encoded {
+  if (!scan(value, destination, path, new Set())) return { [ENCODED]: 1, v: value };
+  const table: SharedRef[] = [];
+  const v = copy(value, destination, path, new Map(), table);
+  return { [ENCODED]: 1, v, s: table };
+}
+
+function checkEncoded(value: unknown): Encoded {
+  if (!isEncoded(value)) {
+    throw new TypeError('conc: decode() takes what encode() returned; this value was not encoded by conc');
+  }
+  return value;
+}
+
+/** Load a module by URL the way it was built: `.cjs` with require, else import(). Only `file:` URLs. */
 export async function loadModule(url: string): Promise<unknown> {
-  if (url.endsWith('.cjs')) {
-    const path = url.startsWith('file:') ? fileURLToPath(url) : url;
-    return createRequire(path)(path);
+  if (typeof url !== 'string' || !url.startsWith('file:')) {
+    throw new TypeError(
+      `conc: refusing to load ${String(url).slice(0, 80)}: only file: modules of conc packages are loaded`,
+    );
   }
+  if (url.endsWith('.cjs')) return createRequire(fileURLToPath(url))(fileURLToPath(url));
   return import(url);
 }
 
-/** Import the modules of every marker in `value` whose class is not registered yet. */
-export async function loadModulesFor(value: unknown): Promise<void> {
-  const modules = new Map<string, string>();
-  collectModules(value, modules);
-  await Promise.all([...modules.values()].map(loadModule));
+/** Import the modules of every entry in `encoded`'s table whose class is not registered yet. */
+export async function loadModulesFor(encoded: Encoded): Promise<void> {
+  const modules = new Set<string>();
+  for (const ref of checkEncoded(encoded).s ?? []) {
+    if (!registry.has(ref.tag)) modules.add(ref.module);
+    const bridge = ref.remote?.bridge;
+    if (typeof bridge === 'string' && !(globalThis as any)[remoteReviverKey]) modules.add(bridge);
+  }
+  await Promise.all([...modules].map(loadModule));
 }
 
-/** Revive every marker in `value`; the classes must be registered (see {@link decode}). */
-export function decodeSync(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  if (isMarker(value)) {
-    const entry = registry.get(value[MARK]);
-    if (!entry) throw new Error(`conc: cannot revive ${value[MARK]}: its module ${value.module} is not loaded`);
-    if (value.remote !== undefined) {
-      const reviver = (globalThis as any)[remoteReviverKey] as
-        | ((remote: RemoteRef, entry: Entry) => unknown)
-        | undefined;
-      if (!reviver) throw new Error(`conc: cannot revive a remote ${value[MARK]}: its bridge module is not loaded`);
-      return reviver(value.remote, entry);
+function reviveOne(ref: SharedRef): unknown {
+  const entry = registry.get(ref.tag);
+  if (!entry) throw new Error(`conc: cannot revive ${ref.tag}: its module ${ref.module} is not loaded`);
+  if (ref.remote !== undefined) {
+    const reviver = (globalThis as any)[remoteReviverKey] as ((remote: RemoteRef, entry: Entry) => unknown) | undefined;
+    if (!reviver) throw new Error(`conc: cannot revive a remote ${ref.tag}: its bridge module is not loaded`);
+    return reviver(ref.remote, entry);
+  }
+  return entry.revive(ref.data);
+}
+
+/** Replace placeholders inside `value` in place (cycles followed once). */
+function replace(value: unknown, revived: Map<object, unknown>, seen: Set<object>): void {
+  if (typeof value !== 'object' || value === null || seen.has(value)) return;
+  seen.add(value);
+  const swap = (x: unknown) => (typeof x === 'object' && x !== null && revived.has(x) ? revived.get(x) : x);
+  if (Array.isArray(value)) {
+    value.forEach((x, i) => {
+      const y = swap(x);
+      if (y !== x) value[i] = y;
+      else replace(x, revived, seen);
+    });
+  } else if (value instanceof Map) {
+    const entries = [...value];
+    if (entries.some(([k, v]) => swap(k) !== k || swap(v) !== v)) {
+      value.clear();
+      for (const [k, v] of entries) value.set(swap(k), swap(v));
     }
-    return entry.revive(value.data);
+    for (const [k, v] of entries) {
+      replace(k, revived, seen);
+      replace(v, revived, seen);
+    }
+  } else if (value instanceof Set) {
+    const items = [...value];
+    if (items.some((x) => swap(x) !== x)) {
+      value.clear();
+      for (const x of items) value.add(swap(x));
+    }
+    for (const x of items) replace(x, revived, seen);
+  } else if (isPlainObject(value)) {
+    for (const key of Object.keys(value)) {
+      const x = (value as any)[key];
+      const y = swap(x);
+      if (y !== x) setOwn(value as Record<string, unknown>, key, y);
+      else replace(x, revived, seen);
+    }
   }
-  if (Array.isArray(value)) return value.map(decodeSync);
-  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, decodeSync(v)]));
-  if (value instanceof Set) return new Set([...value].map(decodeSync));
-  if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) out[key] = decodeSync((value as any)[key]);
-    return out;
-  }
-  return value;
 }
 
-/** Load what is needed and revive every marker in `value`. */
-export async function decode(value: unknown): Promise<unknown> {
-  await loadModulesFor(value);
-  return decodeSync(value);
+/** Revive every instance of `encoded`'s table; their classes must be registered (see {@link decode}). */
+export function decodeSync(encoded: Encoded): unknown {
+  const { v, s } = checkEncoded(encoded);
+  if (!s || s.length === 0) return v;
+  const revived = new Map<object, unknown>();
+  for (const ref of s) revived.set(ref.p, reviveOne(ref));
+  if (typeof v === 'object' && v !== null && revived.has(v)) return revived.get(v);
+  replace(v, revived, new Set());
+  return v;
+}
+
+/** Load what is needed and revive every instance in `encoded`. */
+export async function decode(encoded: Encoded): Promise<unknown> {
+  await loadModulesFor(encoded);
+  return decodeSync(encoded);
 }
 
 /** A registered class: its spec and the class itself. */
@@ -257,7 +420,11 @@ export function setRemoteReviver(reviver: (remote: RemoteRef, entry: Entry) => u
  * Find the first part of `value` that structured clone refuses and say where.
  * Used after a failed postMessage to name the bad argument.
  */
-export function findUncloneable(value: unknown, path: string): string | undefined {
+export function findUncloneable(value: unknown, path: string, seen = new Set<object>()): string | undefined {
+  if (typeof value === 'object' && value !== null) {
+    if (seen.has(value)) return undefined;
+    seen.add(value);
+  }
   try {
     structuredClone(value);
     return undefined;
@@ -269,7 +436,7 @@ export function findUncloneable(value: unknown, path: string): string | undefine
           ? Object.keys(value).map((k) => [`${path}.${k}`, (value as any)[k]] as const)
           : [];
       for (const [p, v] of entries) {
-        const found = findUncloneable(v, p);
+        const found = findUncloneable(v, p, seen);
         if (found) return found;
       }
     }

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   BRAND,
   DataCloneError,
-  MARK,
   allocateWords,
   decode,
   decodeSync,
@@ -56,7 +55,7 @@ describe('encode / decode of plain data', () => {
 
   it.each(samples.map((s) => [s]))('round-trips %o unchanged', async (value) => {
     const encoded = encode(value);
-    expect(encoded).toEqual(value);
+    expect(encoded.v).toBe(value); // nothing to replace: not copied
     expect(await decode(encoded)).toEqual(value);
     expect(decodeSync(encoded)).toEqual(value);
     // and the encoded form survives structured clone (what postMessage does)
@@ -133,11 +132,13 @@ describe('share / revive of a registered class', () => {
     c1.value = 11;
     const input = { a: [c1, { b: c2 }], n: 1 };
     const encoded = encode(input, 'thread', 'args') as any;
-    expect(encoded.a[0][MARK]).toBe('test.core.Cell');
-    expect(encoded.a[0].module).toBe(import.meta.url);
-    expect(encoded.a[0].data.destination).toBe('thread');
-    expect(encoded.a[1].b[MARK]).toBe('test.core.Cell');
-    expect(encoded.n).toBe(1);
+    expect(encoded.s.map((r: any) => r.tag)).toEqual(['test.core.Cell', 'test.core.Cell']);
+    expect(encoded.s[0].module).toBe(import.meta.url);
+    expect(encoded.s[0].data.destination).toBe('thread');
+    expect(encoded.v.a[0]).toBe(encoded.s[0].p);
+    expect(encoded.v.a[1].b).toBe(encoded.s[1].p);
+    expect(encoded.v.n).toBe(1);
+    expect(input.a[0]).toBe(c1); // the input is not changed
 
     const decoded = (await decode(structuredClone(encoded))) as any;
     expect(decoded.n).toBe(1);
@@ -155,9 +156,81 @@ describe('share / revive of a registered class', () => {
     );
   });
 
-  it('decodeSync names the missing module of an unregistered marker', () => {
-    const marker = { [MARK]: 'test.never.registered', module: 'file:///nowhere.mjs', data: {} };
-    expect(() => decodeSync([marker])).toThrow(/cannot revive test\.never\.registered.*nowhere\.mjs/);
+  it('decodeSync names the missing module of an unregistered class', () => {
+    const encoded = structuredClone(encode([new Cell()])) as any;
+    encoded.s[0].tag = 'test.never.registered';
+    encoded.s[0].module = 'file:///nowhere.mjs';
+    expect(() => decodeSync(encoded)).toThrow(/cannot revive test\.never\.registered.*nowhere\.mjs/);
+  });
+});
+
+describe('data is never code (issue 9)', () => {
+  const lookalikes: unknown[] = [
+    { __conc_shared__: 'test.core.Cell', module: import.meta.url, data: { words: null } },
+    { __conc_encoded__: 1, v: {}, s: [{ p: {}, tag: 'test.core.Cell', module: 'data:text/javascript,1' }] },
+    [{ __conc_shared__: 'x', module: 'data:text/javascript,globalThis.pwned=1', remote: { bridge: 'data:,' } }],
+  ];
+  it.each(lookalikes.map((s) => [s]))('a look-alike %o comes back as the plain data it is', async (value) => {
+    const back = await decode(structuredClone(encode({ wrapped: value, cell: new Cell() })));
+    expect((back as any).wrapped).toEqual(value);
+    expect((back as any).cell).toBeInstanceOf(Cell);
+    expect(await decode(structuredClone(encode(value)))).toEqual(value);
+    expect((globalThis as any).pwned).toBeUndefined();
+  });
+
+  it('decode refuses what encode did not return', () => {
+    expect(() => decodeSync({ __conc_shared__: 'test.core.Cell' } as never)).toThrow(TypeError);
+    expect(() => decodeSync([1] as never)).toThrow(/not encoded by conc/);
+  });
+
+  it('only file: modules load', async () => {
+    await expect(loadModule('data:text/javascript,globalThis.pwned=1')).rejects.toThrow(/only file: modules/);
+    await expect(loadModule('https://example.invalid/x.mjs')).rejects.toThrow(TypeError);
+    expect((globalThis as any).pwned).toBeUndefined();
+  });
+
+  it('a key named __proto__ stays an own key and does not set the prototype', async () => {
+    const value = JSON.parse('{"__proto__": {"polluted": true}, "cell": null}');
+    value.cell = new Cell();
+    const back = (await decode(structuredClone(encode(value)))) as any;
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(Object.hasOwn(back, '__proto__')).toBe(true);
+    expect(({} as any).polluted).toBeUndefined();
+    expect(back.cell).toBeInstanceOf(Cell);
+  });
+});
+
+describe('cycles and shared references (issue 9)', () => {
+  it('keeps cycles, [o, o] and one instance twice, in arrays, objects, Maps (keys too) and Sets, in order', async () => {
+    const cell = new Cell();
+    const o: any = { name: 'o' };
+    o.self = o;
+    const m = new Map<unknown, unknown>([
+      ['first', 1],
+      [cell, 'cell as a key'],
+    ]);
+    m.set('me', m);
+    const set = new Set<unknown>(['a', cell, 'z']);
+    const input = { o, pair: [o, o], cells: [cell, cell], m, set };
+    const back = (await decode(structuredClone(encode(input)))) as any;
+    expect(back.o.self).toBe(back.o);
+    expect(back.pair[0]).toBe(back.pair[1]);
+    expect(back.pair[0]).toBe(back.o);
+    expect(back.cells[0]).toBe(back.cells[1]);
+    expect(back.cells[0]).toBeInstanceOf(Cell);
+    expect(back.m.get('me')).toBe(back.m);
+    expect([...back.m.keys()]).toEqual(['first', back.cells[0], 'me']);
+    expect([...back.set]).toEqual(['a', back.cells[0], 'z']);
+    back.cells[0].value = 7;
+    expect(cell.value).toBe(7);
+  });
+
+  it('a cycle without primitives needs no copy, and a function inside a cycle is named', () => {
+    const o: any = { list: [] };
+    o.list.push(o);
+    expect(encode(o).v).toBe(o);
+    o.list.push(() => 1);
+    expect(() => encode(o, 'thread', 'args')).toThrow(/args\.list\[1\] is a function/);
   });
 });
 
@@ -169,6 +242,13 @@ describe('findUncloneable', () => {
   it('names the innermost path that structured clone refuses', () => {
     const found = findUncloneable([1, { cb: () => 1 }], 'args');
     expect(found).toMatch(/^args\[1\]\.cb: /);
+  });
+
+  it('follows a cycle once and still names the bad part', () => {
+    const o: any = { a: 1 };
+    o.self = o;
+    o.weak = new WeakMap();
+    expect(findUncloneable([o], 'args')).toMatch(/^args\[0\]\.weak: /);
   });
 
   it('stops at a class instance (not walked) and names it', () => {

@@ -58,7 +58,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { decode, encode, setProcessSharer, setThreadTokenSource } from '@conc/core';
+import { type Encoded, decode, encode, setProcessSharer, setThreadTokenSource } from '@conc/core';
 import { serializeError } from './errors.js';
 import { describeForChild, isOwnedLock, ruleOf } from './remote.js';
 import { FrameReader, FrameWriter } from './wire.js';
@@ -78,7 +78,7 @@ interface Rec {
 const objects = new Map<number, Rec | Promise<Rec>>();
 
 function register(msg: { id: number; tag: string; marker: unknown }): void {
-  const p = decode(msg.marker).then(
+  const p = decode(msg.marker as Encoded).then(
     (obj) => {
       const rec = { id: msg.id, obj, tag: msg.tag };
       objects.set(msg.id, rec);

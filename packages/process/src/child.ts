@@ -38,21 +38,9 @@ function suicide(): void {
   process.kill(process.pid, 'SIGKILL');
 }
 
-function hasMarker(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if ((value as any).__conc_shared__ !== undefined) return true;
-  if (Array.isArray(value) || value instanceof Set) {
-    for (const v of value) if (hasMarker(v)) return true;
-    return false;
-  }
-  if (value instanceof Map) {
-    for (const v of value.values()) if (hasMarker(v)) return true;
-    return false;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return false;
-  for (const v of Object.values(value)) if (hasMarker(v)) return true;
-  return false;
+/** Whether the encoded args (core's `encode`) carry conc primitives (then the bridge is needed). */
+function hasPrimitives(args: ChildBoot['args']): boolean {
+  return Array.isArray(args.s) && args.s.length > 0;
 }
 
 const WATCHER = `const p = ${ppid}; const check = () => { if (process.ppid !== p) process.kill(process.pid, 'SIGKILL'); };
@@ -102,7 +90,7 @@ type Client = typeof import('./client.js');
 
 async function run(boot: ChildBoot): Promise<void> {
   let client: Client | undefined;
-  if (hasMarker(boot.args)) {
+  if (hasPrimitives(boot.args)) {
     client = require(join(__dirname, 'client.cjs')) as Client;
     client.startBridge(ppid);
   }
@@ -112,7 +100,7 @@ async function run(boot: ChildBoot): Promise<void> {
     if (client) [fn, args] = await Promise.all([resolveTarget(boot.target), client.decodeArgs(boot.args)]);
     else {
       fn = await resolveTarget(boot.target);
-      args = boot.args;
+      args = boot.args.v;
       if (boot.watch) startWatcher();
     }
     await fn(...(args as unknown[]));

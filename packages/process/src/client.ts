@@ -66,7 +66,16 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import { BroadcastChannel, SHARE_ENV, Worker, isMainThread, receiveMessageOnPort, threadId } from 'node:worker_threads';
-import { BRAND, DataCloneError, MARK, REMOTE, type ShareEntry, decode, decodeSync, setRemoteReviver } from '@conc/core';
+import {
+  BRAND,
+  DataCloneError,
+  REMOTE,
+  type ShareEntry,
+  decode,
+  decodeSync,
+  isEncoded,
+  setRemoteReviver,
+} from '@conc/core';
 import { namedError, reviveError } from './errors.js';
 import { ruleOf } from './remote.js';
 import { MB_BUSY, MB_FIRST_SLOT, MB_NEXT_SLOT, MB_READY, MB_WORDS } from './wire.js';
@@ -411,22 +420,19 @@ function splitSignal(args: unknown[], i: number): AbortSignal | undefined {
   return undefined;
 }
 
-function hasMarker(v: unknown, depth = 0): boolean {
-  if (typeof v !== 'object' || v === null || depth > 8) return false;
-  if (typeof (v as any)[MARK] === 'string') return true;
-  if (Array.isArray(v)) return v.some((x) => hasMarker(x, depth + 1));
-  if (v instanceof Map) return [...v.values()].some((x) => hasMarker(x, depth + 1));
-  if (v instanceof Set) return [...v].some((x) => hasMarker(x, depth + 1));
-  const proto = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) return false;
-  return Object.values(v).some((x) => hasMarker(x, depth + 1));
+/**
+ * Whether a reply value is conc's encoding (the broker encodes every object
+ * result; queue items fetched in bulk are never encoded, and are not passed here).
+ */
+function hasMarker(v: unknown): boolean {
+  return isEncoded(v);
 }
 
 /** A result holding primitives of the owner (now references) revived as proxies. */
 function resultSync(v: unknown, what: string): unknown {
   if (!hasMarker(v)) return v;
   try {
-    return decodeSync(v);
+    return decodeSync(v as never);
   } catch (error) {
     throw new Error(
       `${what} returned a conc primitive whose class is not loaded in this thread: import its package first, or use the async method (${(error as Error).message})`,
@@ -435,7 +441,7 @@ function resultSync(v: unknown, what: string): unknown {
 }
 
 function resultAsync(v: unknown): unknown {
-  return hasMarker(v) ? decode(v) : v;
+  return hasMarker(v) ? decode(v as never) : v;
 }
 
 function forwardCall(proxy: any, name: string, args: unknown[], kind: 'sync' | 'blocking' | 'async', s: number) {
@@ -925,7 +931,7 @@ export function reviveRemote(ref: Ref, entry: ShareEntry): unknown {
   // Facts the class keeps as own properties (a queue's maxsize, a Condition's lock).
   for (const [k, v] of Object.entries(ref.info ?? {})) {
     Object.defineProperty(proxy, k, {
-      value: typeof v === 'object' && v !== null ? decodeSync(v) : v,
+      value: isEncoded(v) ? decodeSync(v) : v,
       enumerable: true,
     });
   }

@@ -38,6 +38,7 @@ import {
   DataCloneError,
   type WaitOptions,
   checkWaitOptions,
+  type Encoded,
   deadlineOf,
   encode,
   findUncloneable,
@@ -61,7 +62,7 @@ export interface ProcessOptions<A extends unknown[] = any[]> {
 export interface ChildBoot {
   k: 'boot';
   target: ReturnType<typeof targetSpec>;
-  args: unknown;
+  args: Encoded;
   name: string;
   /** No watchdog watches this child (see watchdog.ts): it must watch for its parent's death itself. */
   watch: boolean;
@@ -156,7 +157,7 @@ export class Process<A extends unknown[] = any[]> {
     try {
       serialize(encoded);
     } catch (error) {
-      const where = findUncloneable(encoded, 'args') ?? (error as Error).message;
+      const where = findUncloneable(encoded.v, 'args') ?? (error as Error).message;
       throw new DataCloneError(
         `Process.start: ${where}; only structured-clonable values and conc primitives can be sent to a child process`,
       );

@@ -22,8 +22,8 @@ function frame(c: number, body: Buffer): Buffer {
 describe('broker', () => {
   it('answers malformed and unknown requests with errors and keeps serving everyone else', async () => {
     const lock = new Lock();
-    const marker = encode([lock], 'process') as any[];
-    const { socket, id } = marker[0].remote;
+    const encoded = encode([lock], 'process') as any;
+    const { socket, id } = encoded.s[0].remote;
     // The broker thread starts on the first share: retry until it listens.
     let s = connect(socket);
     for (let tries = 0; ; tries++) {

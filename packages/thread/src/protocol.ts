@@ -4,7 +4,7 @@
  * private MessagePort that the parent reads with receiveMessageOnPort.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { type SharedWords, errorClass } from '@conc/core';
+import { type Encoded, type SharedWords, errorClass } from '@conc/core';
 
 export const RUNNING = 0;
 export const DONE = 1;
@@ -29,7 +29,7 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: Seriali
 
 export interface BootData {
   target: TargetSpec;
-  args: unknown;
+  args: Encoded;
   name: string;
   status: SharedWords;
   port: MessagePort;

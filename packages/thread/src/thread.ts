@@ -31,6 +31,7 @@ import {
   decode,
   decodeSync,
   describeWords,
+  type Encoded,
   encode,
   findUncloneable,
   throwIfAborted,
@@ -206,7 +207,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     } catch (error) {
       port1.close();
       if ((error as Error).name === 'DataCloneError') {
-        const where = findUncloneable(encoded, 'args') ?? (error as Error).message;
+        const where = findUncloneable(encoded.v, 'args') ?? (error as Error).message;
         throw new DataCloneError(`Thread.start: ${where}`);
       }
       throw error;
@@ -263,7 +264,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
       await this.exited;
       clearTimeout(keepAlive);
     }
-    if (outcome?.ok) this._result = (await decode(outcome.value)) as Awaited<R>;
+    if (outcome?.ok) this._result = (await decode(outcome.value as Encoded)) as Awaited<R>;
     return this.settle(outcome);
   }
 
@@ -276,7 +277,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
       if (waitSync(status, 0, RUNNING, deadline) === 'timed-out') return false;
     }
     const outcome = this.takeOutcome();
-    if (outcome?.ok) this._result = decodeSync(outcome.value) as Awaited<R>;
+    if (outcome?.ok) this._result = decodeSync(outcome.value as Encoded) as Awaited<R>;
     return this.settle(outcome);
   }
 

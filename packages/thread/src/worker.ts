@@ -9,7 +9,7 @@
 import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { workerData } from 'node:worker_threads';
-import { decode, encode, findUncloneable, loadModule, sleepSync, wordsView } from '@conc/core';
+import { type Encoded, decode, encode, findUncloneable, loadModule, sleepSync, wordsView } from '@conc/core';
 import { type BootData, DIED, DONE, FAILED, RUNNING, type TargetSpec, serializeError } from './protocol.js';
 
 const boot = workerData as BootData;
@@ -87,12 +87,12 @@ async function main(): Promise<void> {
   try {
     const [fn, args] = await Promise.all([resolveTarget(boot.target), decode(boot.args)]);
     const value = await fn(...(args as unknown[]));
-    let encoded: unknown;
+    let encoded: Encoded | undefined;
     try {
       encoded = encode(value, 'thread', 'result');
       boot.port.postMessage({ ok: true, value: encoded });
     } catch (error) {
-      const where = findUncloneable(encoded ?? value, 'return value') ?? (error as Error).message;
+      const where = findUncloneable(encoded ? encoded.v : value, 'return value') ?? (error as Error).message;
       throw Object.assign(new Error(`Thread target's ${where}; a thread can only return structured-clonable values`), {
         name: 'DataCloneError',
       });
