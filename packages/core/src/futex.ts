@@ -13,8 +13,20 @@
  * writing 2, so the unlock that follows sees 2 and notifies: no lost wake-up.
  * A timed-out or aborted waiter may leave a stale 2, which costs one spare
  * notify. Not fair: a newcomer may barge past a woken waiter.
+ *
+ * Robust variant (robustLockSync / robustLockAsync, for Lock, RLock and the
+ * internal locks of other primitives): the holder writes its thread token into
+ * an owner word right after taking the futex and clears it right before
+ * releasing. A waiter parks in slices of ROBUST_CHECK_MS; before each park it
+ * reads the owner, asks `gone(owner)` (liveness.ts: has that thread ended /
+ * died?) and if so takes the lock over with CAS(owner: dead -> me), so
+ * exactly one waiter inherits it (the futex word stays held: it is now the
+ * new holder's). The caller learns that it took over (TOOK_OVER) and flags
+ * the holding as abandoned. A holder that dies between taking the futex and
+ * writing its token (a few instructions) is not detected.
  */
 import { throwIfAborted, waitAsync, waitSync } from './wait.js';
+import { currentThreadToken } from './identity.js';
 
 /**
  * Spinning is for hand-offs, not for mutexes: a waiter that spins on a
@@ -109,4 +121,87 @@ export function futexUnlock(w: Int32Array, i: number, asyncCount?: number): numb
   const prev = Atomics.exchange(w, i, FUTEX_UNLOCKED);
   if (prev === FUTEX_CONTENDED) wake(w, i, asyncCount);
   return prev;
+}
+
+/** How often (ms) a parked robust waiter checks whether the holder has ended. */
+export const ROBUST_CHECK_MS = 100;
+/** robustLock result: timed out. */
+export const LOCK_TIMED_OUT = 0;
+/** robustLock result: taken normally. */
+export const LOCK_ACQUIRED = 1;
+/** robustLock result: taken over from a holder that had ended (the holding is abandoned). */
+export const LOCK_TOOK_OVER = 2;
+
+/** Take the futex at `w[i]` if free, writing the caller's token to `w[owner]`. */
+export function robustTryLock(w: Int32Array, i: number, owner: number): boolean {
+  if (Atomics.compareExchange(w, i, FUTEX_UNLOCKED, FUTEX_LOCKED) !== FUTEX_UNLOCKED) return false;
+  Atomics.store(w, owner, currentThreadToken());
+  return true;
+}
+
+/** If the holder named in w[owner] is gone, make the caller the holder; true if it did. */
+function takeOver(w: Int32Array, owner: number, gone: (token: number) => boolean): boolean {
+  const holder = Atomics.load(w, owner);
+  return holder !== 0 && gone(holder) && Atomics.compareExchange(w, owner, holder, currentThreadToken()) === holder;
+}
+
+/**
+ * Blocking robust lock (see the top of this file): 1 taken, 2 taken over from
+ * a holder that `gone` says has ended, 0 timed out.
+ */
+export function robustLockSync(
+  w: Int32Array,
+  i: number,
+  owner: number,
+  deadline: number,
+  gone: (token: number) => boolean,
+): number {
+  for (let n = 0; n < SPIN_MUTEX; n++) {
+    const s = Atomics.load(w, i);
+    if (s === FUTEX_UNLOCKED && robustTryLock(w, i, owner)) return LOCK_ACQUIRED;
+    if (s === FUTEX_CONTENDED) break;
+  }
+  while (Atomics.exchange(w, i, FUTEX_CONTENDED) !== FUTEX_UNLOCKED) {
+    if (takeOver(w, owner, gone)) return LOCK_TOOK_OVER;
+    const slice = Math.min(deadline, performance.now() + ROBUST_CHECK_MS);
+    if (waitSync(w, i, FUTEX_CONTENDED, slice, 0) === 'timed-out' && slice === deadline) return LOCK_TIMED_OUT;
+  }
+  Atomics.store(w, owner, currentThreadToken());
+  return LOCK_ACQUIRED;
+}
+
+/** Async robust lock: as {@link robustLockSync}, with an abort signal and the async waiter count of {@link futexLockAsync}. */
+export async function robustLockAsync(
+  w: Int32Array,
+  i: number,
+  owner: number,
+  deadline: number,
+  gone: (token: number) => boolean,
+  signal?: AbortSignal,
+  asyncCount?: number,
+): Promise<number> {
+  throwIfAborted(signal);
+  if (asyncCount !== undefined) Atomics.add(w, asyncCount, 1);
+  try {
+    while (Atomics.exchange(w, i, FUTEX_CONTENDED) !== FUTEX_UNLOCKED) {
+      if (takeOver(w, owner, gone)) return LOCK_TOOK_OVER;
+      const slice = Math.min(deadline, performance.now() + ROBUST_CHECK_MS);
+      const r = await waitAsync(w, i, FUTEX_CONTENDED, slice, signal, 0);
+      if (signal?.aborted) {
+        if (r === 'ok') wake(w, i, asyncCount);
+        throw signal.reason;
+      }
+      if (r === 'timed-out' && slice === deadline) return LOCK_TIMED_OUT;
+    }
+    Atomics.store(w, owner, currentThreadToken());
+    return LOCK_ACQUIRED;
+  } finally {
+    if (asyncCount !== undefined) Atomics.sub(w, asyncCount, 1);
+  }
+}
+
+/** Robust unlock: clear the owner word, then {@link futexUnlock}. */
+export function robustUnlock(w: Int32Array, i: number, owner: number, asyncCount?: number): number {
+  Atomics.store(w, owner, 0);
+  return futexUnlock(w, i, asyncCount);
 }

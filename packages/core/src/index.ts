@@ -45,4 +45,19 @@ export {
   futexLockSync,
   futexTryLock,
   futexUnlock,
+  LOCK_ACQUIRED,
+  LOCK_TIMED_OUT,
+  LOCK_TOOK_OVER,
+  ROBUST_CHECK_MS,
+  robustLockAsync,
+  robustLockSync,
+  robustTryLock,
+  robustUnlock,
 } from './futex.js';
+export {
+  type LivenessBoot,
+  adoptLiveness,
+  prepareThreadWatch,
+  threadDied,
+  threadEnded,
+} from './liveness.js';

@@ -21,27 +21,42 @@
  * (@conc/process) sets [1] = 1 and then releases the futex (releaseAbandoned).
  * The next holder reads `abandoned === true`; its release() clears [1] before
  * unlocking, so the flag always describes the current holding.
+ *
+ * Robustness in threads (word [3], the holder's thread token; futex.ts's
+ * robust variant): a holder writes its token right after taking the lock and
+ * any releaser clears it right before unlocking. A waiter parked in
+ * acquire/acquireSync checks every 100 ms whether that thread died (core's
+ * liveness.ts: killed, terminated, process.exit(), its target threw) and, if
+ * so, takes the lock over (one CAS on word [3], so exactly one waiter does)
+ * and sets [1]: `abandoned === true`. A thread whose target RETURNED while
+ * holding the lock leaves it held, as in Python (any thread may release a
+ * Lock, so another may be about to).
  */
 import {
   Acquirable,
   ConcRuntimeError,
   FUTEX_UNLOCKED,
+  LOCK_TOOK_OVER,
   type SharedWords,
   type WaitOptions,
   allocateWords,
   checkWaitOptions,
   deadlineOf,
   describeWords,
-  futexLockAsync,
-  futexLockSync,
+  currentThreadToken,
   futexTryLock,
   futexUnlock,
   registerShareable,
+  robustLockAsync,
+  robustLockSync,
+  threadDied,
   wordsView,
 } from '@conc/core';
 
 /** Word [2]: how many async acquirers are parked (futex.ts explains why). */
 const ASYNC_WAITERS = 2;
+/** Word [3]: the holder's thread token (0: none known). */
+const OWNER = 3;
 
 /** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
 export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
@@ -61,7 +76,7 @@ export class Lock extends Acquirable {
 
   constructor() {
     super();
-    Object.defineProperty(this, 'words', { value: allocateWords(3) });
+    Object.defineProperty(this, 'words', { value: allocateWords(4) });
   }
 
   /** @internal Rebuild a Lock over memory shared from another thread. */
@@ -78,8 +93,8 @@ export class Lock extends Acquirable {
 
   /**
    * True if the current holding began by taking over from a holder that died
-   * holding the lock (a child process that exited or was killed; see
-   * @conc/process). Cleared by the next `release()`.
+   * holding the lock (a thread that was terminated, crashed or threw, or a child
+   * process that exited or was killed). Cleared by the next `release()`.
    */
   get abandoned(): boolean {
     return Atomics.load(this.words, 1) !== 0;
@@ -88,12 +103,15 @@ export class Lock extends Acquirable {
   /** @internal Release on behalf of a holder that died: the next holder sees `abandoned`. */
   releaseAbandoned(): void {
     Atomics.store(this.words, 1, 1);
+    Atomics.store(this.words, OWNER, 0);
     futexUnlock(this.words, 0, ASYNC_WAITERS);
   }
 
   /** Take the lock if it is free, without waiting. */
   tryAcquire(): boolean {
-    return futexTryLock(this.words, 0);
+    if (!futexTryLock(this.words, 0)) return false;
+    this.words[OWNER] = currentThreadToken();
+    return true;
   }
 
   /**
@@ -102,8 +120,11 @@ export class Lock extends Acquirable {
    */
   acquireSync(options?: SyncWaitOptions): boolean {
     if (options !== undefined) checkWaitOptions(options, 'Lock.acquireSync');
-    if (futexTryLock(this.words, 0)) return true;
-    return futexLockSync(this.words, 0, deadlineOf(options?.timeout));
+    if (futexTryLock(this.words, 0)) {
+      this.words[OWNER] = currentThreadToken();
+      return true;
+    }
+    return this.took(robustLockSync(this.words, 0, OWNER, deadlineOf(options?.timeout), threadDied));
   }
 
   /**
@@ -119,8 +140,25 @@ export class Lock extends Acquirable {
       }
       if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     }
-    if (futexTryLock(this.words, 0)) return Promise.resolve(true);
-    return futexLockAsync(this.words, 0, deadlineOf(options?.timeout), options?.signal, ASYNC_WAITERS);
+    if (futexTryLock(this.words, 0)) {
+      this.words[OWNER] = currentThreadToken();
+      return Promise.resolve(true);
+    }
+    return robustLockAsync(
+      this.words,
+      0,
+      OWNER,
+      deadlineOf(options?.timeout),
+      threadDied,
+      options?.signal,
+      ASYNC_WAITERS,
+    ).then((r) => this.took(r));
+  }
+
+  /** A robust lock's result as acquire's boolean; a take-over flags the holding abandoned. */
+  private took(result: number): boolean {
+    if (result === LOCK_TOOK_OVER) Atomics.store(this.words, 1, 1);
+    return result !== 0;
   }
 
   /**
@@ -133,6 +171,7 @@ export class Lock extends Acquirable {
     // by the broker before the unlock that let us acquire, so our acquiring
     // CAS already ordered that write before this read.
     if (this.words[1] !== 0) Atomics.store(this.words, 1, 0);
+    this.words[OWNER] = 0;
     if (futexUnlock(this.words, 0, ASYNC_WAITERS) === FUTEX_UNLOCKED) {
       throw new ConcRuntimeError('Lock.release: release of an unlocked lock');
     }

@@ -23,6 +23,13 @@
  *     (another thread may read a stale owner, but never its own token).
  *   - Owner tokens come from @conc/core's currentThreadToken(): unique per
  *     thread within a process; @conc/process gives remote holders their own.
+ *
+ * Robustness (futex.ts's robust variant, owner word [1]): a waiter parked in
+ * acquire/acquireSync checks every 100 ms whether the owner thread has ended
+ * in any way (core's liveness.ts); an RLock can only be released by its owner,
+ * so an owner that ended, even normally, can never release it. The waiter
+ * takes it over with one CAS on the owner word (exactly one does), sets
+ * count = 1 and [3] abandoned = 1.
  */
 import {
   Acquirable,
@@ -34,10 +41,13 @@ import {
   currentThreadToken,
   deadlineOf,
   describeWords,
-  futexLockAsync,
-  futexLockSync,
+  LOCK_TIMED_OUT,
+  LOCK_TOOK_OVER,
   futexUnlock,
   registerShareable,
+  robustLockAsync,
+  robustLockSync,
+  threadEnded,
   throwIfAborted,
   wordsView,
 } from '@conc/core';
@@ -77,8 +87,8 @@ export class RLock extends Acquirable {
 
   /**
    * True if the current holding began by taking over from an owner that died
-   * holding the lock (a child process that exited or was killed; see
-   * @conc/process). Cleared when the owner releases it completely.
+   * holding the lock (a thread or child process that ended while owning it).
+   * Cleared when the owner releases it completely.
    */
   get abandoned(): boolean {
     return Atomics.load(this.words, ABANDONED) !== 0;
@@ -135,7 +145,13 @@ export class RLock extends Acquirable {
     if (options !== undefined) checkWaitOptions(options, 'RLock.acquireSync');
     const token = currentThreadToken();
     if (this.takeFor(token)) return true;
-    if (!futexLockSync(this.words, STATE, deadlineOf(options?.timeout))) return false;
+    return this.took(robustLockSync(this.words, STATE, OWNER, deadlineOf(options?.timeout), threadEnded), token);
+  }
+
+  /** After a robust lock: own it (a take-over flags the holding abandoned); false on timeout. */
+  private took(result: number, token: number): boolean {
+    if (result === LOCK_TIMED_OUT) return false;
+    if (result === LOCK_TOOK_OVER) Atomics.store(this.words, ABANDONED, 1);
     this.own(token);
     return true;
   }
@@ -147,9 +163,11 @@ export class RLock extends Acquirable {
     throwIfAborted(signal);
     const token = currentThreadToken();
     if (this.takeFor(token)) return true;
-    if (!(await futexLockAsync(this.words, STATE, deadlineOf(options?.timeout), signal, ASYNC_WAITERS))) return false;
-    this.own(token);
-    return true;
+    const deadline = deadlineOf(options?.timeout);
+    return this.took(
+      await robustLockAsync(this.words, STATE, OWNER, deadline, threadEnded, signal, ASYNC_WAITERS),
+      token,
+    );
   }
 
   /** Release one level; throws {@link ConcRuntimeError} if the calling thread does not own it. */

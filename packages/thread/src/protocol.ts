@@ -4,7 +4,7 @@
  * private MessagePort that the parent reads with receiveMessageOnPort.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { type Encoded, type SharedWords, errorClass } from '@conc/core';
+import { type Encoded, type LivenessBoot, type SharedWords, errorClass } from '@conc/core';
 
 export const RUNNING = 0;
 export const DONE = 1;
@@ -34,6 +34,8 @@ export interface BootData {
   status: SharedWords;
   port: MessagePort;
   directOutput: boolean;
+  /** The process's thread-liveness table and reaper (core's liveness.ts). */
+  liveness: LivenessBoot;
 }
 
 /** Turn a thrown value into {@link SerializedError} (name, message, stack, code). */

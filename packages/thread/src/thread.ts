@@ -34,11 +34,12 @@ import {
   type Encoded,
   encode,
   findUncloneable,
+  prepareThreadWatch,
   throwIfAborted,
   waitAsync,
   waitSync,
 } from '@conc/core';
-import { type BootData, DIED, type Outcome, RUNNING, type TargetSpec, reviveError } from './protocol.js';
+import { type BootData, DIED, DONE, type Outcome, RUNNING, type TargetSpec, reviveError } from './protocol.js';
 
 /** A function exported by a module, loaded in the new thread (or process). */
 export interface ModuleTarget {
@@ -193,6 +194,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     const encoded = encode(this.args, 'thread', 'args');
     const status = allocateWords(2); // [0] state, [1] exit code if the thread died
     const { port1, port2 } = new MessageChannel();
+    const watch = prepareThreadWatch();
     const boot: BootData = {
       target: this.spec,
       args: encoded,
@@ -200,12 +202,14 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
       status: describeWords(status),
       port: port2,
       directOutput: this.directOutput,
+      liveness: watch.boot,
     };
     let worker: Worker;
     try {
-      worker = new Worker(workerFile, { workerData: boot, transferList: [port2] });
+      worker = new Worker(workerFile, { workerData: boot, transferList: [port2, ...watch.transfer] });
     } catch (error) {
       port1.close();
+      watch.cancel();
       if ((error as Error).name === 'DataCloneError') {
         const where = findUncloneable(encoded.v, 'args') ?? (error as Error).message;
         throw new DataCloneError(`Thread.start: ${where}`);
@@ -214,6 +218,12 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     }
     this.worker = worker;
     this._threadId = worker.threadId;
+    // Waiters on a Lock, RLock, Condition, ... this thread holds learn of its end from here.
+    watch.watch(worker.threadId, {
+      buffer: status.buffer as SharedArrayBuffer,
+      index: status.byteOffset / 4,
+      done: DONE,
+    });
     this.status = status;
     this.port = port1;
     worker.on('error', (error) => {

@@ -9,11 +9,21 @@
 import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { workerData } from 'node:worker_threads';
-import { type Encoded, decode, encode, findUncloneable, loadModule, sleepSync, wordsView } from '@conc/core';
+import {
+  type Encoded,
+  adoptLiveness,
+  decode,
+  encode,
+  findUncloneable,
+  loadModule,
+  sleepSync,
+  wordsView,
+} from '@conc/core';
 import { type BootData, DIED, DONE, FAILED, RUNNING, type TargetSpec, serializeError } from './protocol.js';
 
 const boot = workerData as BootData;
 const status = wordsView(boot.status);
+adoptLiveness(boot.liveness);
 
 function finish(state: number): void {
   if (Atomics.compareExchange(status, 0, RUNNING, state) === RUNNING) Atomics.notify(status, 0);

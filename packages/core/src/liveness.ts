@@ -1,0 +1,160 @@
+/**
+ * Which threads of this process have ended, and how: what a waiter reads to
+ * tell a holder that died from one that is merely slow (DESIGN.md, "Death").
+ *
+ * A blocked thread cannot receive a Worker's 'exit' event (its event loop is
+ * not running), so the news has to be in shared memory. The pieces:
+ *
+ *   - The table: 2 x 8192 Int32 words in a SharedArrayBuffer, one per process,
+ *     handed to every conc thread in its boot data. Slot k = (token - 1) % 8192
+ *     holds [2k] the token of the last thread of that slot that ended, and
+ *     [2k+1] 1 if it died (did not return from its target: killed,
+ *     terminated, process.exit(), an uncaught error) or 0 if it returned.
+ *   - The reaper: one small worker thread per process that never runs user
+ *     code, so its event loop always turns. For every conc thread, the thread
+ *     that starts it makes a MessageChannel, gives one end (the life port) to
+ *     the new thread, which keeps it for its whole life, and sends the other
+ *     end to the reaper. When a thread ends in any way, Node closes its ports,
+ *     the reaper's end emits 'close', and the reaper writes the slot (the died
+ *     flag first, from the thread's status word, then the token).
+ *   - Nested threads: each thread also gets a registration port to the reaper,
+ *     so the threads it starts are watched by the same reaper and table.
+ *
+ * Invariants:
+ *   - threadEnded(t) is true only after thread t has ended (its ports close
+ *     only then); it becomes true within a few ms of the end while the
+ *     reaper's loop turns, whatever the waiters are doing.
+ *   - A slot is reused by the thread 8192 thread starts later; readers compare
+ *     the token, so a live thread is never reported ended. (A dead thread's
+ *     entry can be overwritten once that later thread ends too: a holder dead
+ *     for over 8192 thread lifetimes may go undetected.)
+ *   - Tokens <= 0 (threads of other processes, served by @conc/process) are
+ *     never reported here: their deaths are the business of their carrier.
+ *   - Threads not started by conc (a raw `new Worker`) are not watched.
+ */
+import { type MessagePort, MessageChannel, Worker, isMainThread, threadId } from 'node:worker_threads';
+
+const SLOTS = 8192;
+
+/** What a conc thread's boot data carries so the thread takes part. */
+export interface LivenessBoot {
+  table: SharedArrayBuffer;
+  /** Registration port to the reaper, for the threads this thread starts. */
+  reaper: MessagePort;
+  /** Held for the thread's whole life: its closing is the news of its end. */
+  life: MessagePort;
+}
+
+interface State {
+  table: Int32Array | null;
+  /** How this thread talks to the reaper (the Worker itself in the thread that created it). */
+  reaper: { postMessage(m: unknown, transfer?: readonly MessagePort[]): void } | null;
+  life: MessagePort | null;
+}
+
+const stateKey = Symbol.for('conc.liveness.v1');
+const state: State = ((globalThis as any)[stateKey] ??= { table: null, reaper: null, life: null });
+
+// The reaper: registrations arrive on its parentPort and on the registration
+// ports of the threads it watches. It must never block.
+const REAPER = `
+const { parentPort } = require('node:worker_threads');
+let table = null;
+function ended(token, status, index, done) {
+  if (table === null) return;
+  const k = (token - 1) % ${SLOTS};
+  const died = status ? Atomics.load(new Int32Array(status), index) !== done : true;
+  Atomics.store(table, 2 * k + 1, died ? 1 : 0);
+  Atomics.store(table, 2 * k, token);
+}
+function onMessage(m) {
+  if (m.table) table = new Int32Array(m.table);
+  if (m.reg) { m.reg.on('message', onMessage); m.reg.unref(); }
+  if (m.life) {
+    const { token, status, index, done } = m;
+    m.life.on('close', () => ended(token, status, index, done));
+    m.life.start();
+  }
+}
+parentPort.on('message', onMessage);
+`;
+
+function ensureReaper(): State {
+  if (state.reaper === null) {
+    const sab = new SharedArrayBuffer(8 * SLOTS);
+    state.table = new Int32Array(sab);
+    const worker = new Worker(REAPER, { eval: true, execArgv: [], stdout: true, stderr: true, env: {} });
+    worker.unref();
+    worker.postMessage({ table: sab });
+    state.reaper = worker;
+  }
+  return state;
+}
+
+/**
+ * Parent side of a new conc thread: the boot data for it (put `boot` in its
+ * workerData and `transfer` in its transferList), then `watch(threadId)` once
+ * the Worker exists, or `cancel()` if creating it failed. `status` names the
+ * thread's status word and the value it holds when the target returned
+ * normally; without it, any end counts as a death.
+ */
+export function prepareThreadWatch(): {
+  boot: LivenessBoot;
+  transfer: MessagePort[];
+  watch(workerThreadId: number, status?: { buffer: SharedArrayBuffer; index: number; done: number }): void;
+  cancel(): void;
+} {
+  const s = ensureReaper();
+  const life = new MessageChannel();
+  const reg = new MessageChannel();
+  return {
+    boot: { table: s.table!.buffer as SharedArrayBuffer, reaper: reg.port1, life: life.port1 },
+    transfer: [reg.port1, life.port1],
+    watch(workerThreadId, status) {
+      s.reaper!.postMessage(
+        {
+          token: workerThreadId + 1,
+          life: life.port2,
+          reg: reg.port2,
+          status: status?.buffer,
+          index: status?.index,
+          done: status?.done,
+        },
+        [life.port2, reg.port2],
+      );
+    },
+    cancel() {
+      for (const p of [life.port1, life.port2, reg.port1, reg.port2]) p.close();
+    },
+  };
+}
+
+/** Thread side: take part (called by the thread bootstrap with its boot data). */
+export function adoptLiveness(boot: LivenessBoot | undefined): void {
+  if (!boot || state.table !== null) return;
+  state.table = new Int32Array(boot.table);
+  state.reaper = boot.reaper;
+  state.life = boot.life; // kept referenced for the thread's whole life
+  boot.reaper.unref();
+  boot.life.unref();
+}
+
+/** True once the local thread named by `token` (threadId + 1) has ended, in any way. */
+export function threadEnded(token: number): boolean {
+  const t = state.table;
+  if (t === null || token <= 0 || token === threadId + 1) return false;
+  return Atomics.load(t, 2 * ((token - 1) % SLOTS)) === token;
+}
+
+/** True once the local thread named by `token` has died (ended without returning from its target). */
+export function threadDied(token: number): boolean {
+  const t = state.table;
+  if (t === null || token <= 0 || token === threadId + 1) return false;
+  const k = (token - 1) % SLOTS;
+  return Atomics.load(t, 2 * k + 1) === 1 && Atomics.load(t, 2 * k) === token;
+}
+
+/** @internal for tests: whether this thread takes part. */
+export function livenessActive(): boolean {
+  return state.table !== null || isMainThread;
+}
