@@ -8,6 +8,9 @@
  *   [2] COUNT   threads inside wait(): arrived and not yet left
  *   [3] SEQ     bumped (and notified) at every change of STATE
  *   [4] PARKED  waiters parked on SEQ right now (no Atomics.notify when 0)
+ *   [5] HOLDER  the thread token of MUTEX's holder (core's robust futex)
+ *   [6 + i]     the token of the thread that arrived with index i and has
+ *               not left (0: none), for i < min(parties, TRACKED)
  *
  * Algorithm: Python's, with the condition variable made of SEQ.
  *   wait:  lock MUTEX. While DRAINING or RESETTING (the last generation is
@@ -38,6 +41,18 @@
  *   - A thread is released only by DRAINING set after all parties arrived;
  *     DRAINING cannot turn back into FILLING while a released thread has not
  *     left (it is still counted), so none misses its release.
+ *
+ * Death (DESIGN.md: a Barrier with a dead party breaks): a thread that ends
+ * while counted (arrived, not left) would otherwise hold the round forever.
+ * Sleepers park in slices of ROBUST_CHECK_MS; a slice that passes with no
+ * change makes the sleeper, under MUTEX, look through the arrival slots for
+ * threads that have ended (core's liveness.ts). Each one found is uncounted
+ * (COUNT--, slot cleared), as if it had left; in FILLING that breaks the
+ * barrier (the round can no longer complete), and the last one out of a
+ * DRAINING or RESETTING round opens the next as leave() does. MUTEX itself is
+ * robust: a thread that ends holding it (terminated inside wait) is taken
+ * over. A party whose index is >= TRACKED, or that dies between COUNT++ and
+ * writing its slot, is not detected (the round waits for its timeout).
  */
 import {
   ConcRuntimeError,
@@ -50,10 +65,13 @@ import {
   checkWaitOptions,
   deadlineOf,
   describeWords,
-  futexLockSync,
-  futexTryLock,
-  futexUnlock,
+  ROBUST_CHECK_MS,
+  currentThreadToken,
   registerShareable,
+  robustLockSync,
+  robustTryLock,
+  robustUnlock,
+  threadEnded,
   remaining,
   spinWhileEqual,
   waitAsync,
@@ -66,6 +84,10 @@ const STATE = 1;
 const COUNT = 2;
 const SEQ = 3;
 const PARKED = 4;
+const HOLDER = 5;
+const SLOTS = 6;
+/** Arrival slots kept: parties beyond this many are not watched for death. */
+const TRACKED = 1024;
 
 const FILLING = 0;
 const DRAINING = 1;
@@ -112,13 +134,38 @@ export interface BarrierOptions {
 }
 
 function lockSync(w: Int32Array): void {
-  if (futexTryLock(w, MUTEX)) return;
-  for (let i = 0; i < SPIN_MUTEX; i++) if (Atomics.load(w, MUTEX) === 0 && futexTryLock(w, MUTEX)) return;
-  futexLockSync(w, MUTEX, Number.POSITIVE_INFINITY);
+  if (robustTryLock(w, MUTEX, HOLDER)) return;
+  for (let i = 0; i < SPIN_MUTEX; i++) if (Atomics.load(w, MUTEX) === 0 && robustTryLock(w, MUTEX, HOLDER)) return;
+  robustLockSync(w, MUTEX, HOLDER, Number.POSITIVE_INFINITY, threadEnded);
 }
 
 function unlock(w: Int32Array): void {
-  futexUnlock(w, MUTEX);
+  robustUnlock(w, MUTEX, HOLDER);
+}
+
+/** Arrive: take the next index and record who holds it. Under MUTEX. */
+function arrive(w: Int32Array): number {
+  const index = Atomics.add(w, COUNT, 1);
+  if (SLOTS + index < w.length) Atomics.store(w, SLOTS + index, currentThreadToken());
+  return index;
+}
+
+/** Uncount the parties that ended while counted (see the top of this file). Under MUTEX. */
+function reapDead(w: Int32Array): void {
+  for (let i = SLOTS; i < w.length; i++) {
+    const token = Atomics.load(w, i);
+    if (token === 0 || !threadEnded(token)) continue;
+    Atomics.store(w, i, 0);
+    const state = Atomics.load(w, STATE);
+    const left = Atomics.sub(w, COUNT, 1) - 1;
+    if (state === FILLING) setState(w, BROKEN);
+    else if (left === 0 && (state === DRAINING || state === RESETTING)) setState(w, FILLING);
+  }
+}
+
+/** The end of a park slice: the deadline, or ROBUST_CHECK_MS from now if sooner. */
+function sliceEnd(deadline: number): number {
+  return Math.min(deadline, performance.now() + ROBUST_CHECK_MS);
 }
 
 /** Change STATE and wake every sleeper. Under MUTEX. */
@@ -129,7 +176,8 @@ function setState(w: Int32Array, state: number): void {
 }
 
 /** The last one out of a released or reset generation opens the next. Under MUTEX. */
-function leave(w: Int32Array): void {
+function leave(w: Int32Array, index: number): void {
+  if (SLOTS + index < w.length) Atomics.store(w, SLOTS + index, 0);
   const left = Atomics.sub(w, COUNT, 1) - 1;
   const state = Atomics.load(w, STATE);
   if (left === 0 && (state === DRAINING || state === RESETTING)) setState(w, FILLING);
@@ -139,7 +187,7 @@ function brokenError(method: string, state: number): BrokenBarrierError {
   return new BrokenBarrierError(
     state === RESETTING
       ? `Barrier.${method}: the barrier was reset while this thread waited`
-      : `Barrier.${method}: the barrier is broken (aborted, or a wait timed out); reset() it to use it again`,
+      : `Barrier.${method}: the barrier is broken (aborted, a wait timed out, or a party ended while waiting); reset() it to use it again`,
   );
 }
 
@@ -189,7 +237,7 @@ export class Barrier {
     }
     const timeout = options?.timeout;
     deadlineOf(timeout, 'Barrier: timeout');
-    Object.defineProperty(this, 'words', { value: allocateWords(5) });
+    Object.defineProperty(this, 'words', { value: allocateWords(SLOTS + Math.min(parties, TRACKED)) });
     Object.defineProperty(this, '_parties', { value: parties });
     Object.defineProperty(this, '_timeout', { value: timeout });
   }
@@ -247,7 +295,7 @@ export class Barrier {
         this.sleepSync(deadline);
       }
       if (Atomics.load(w, STATE) === BROKEN) throw brokenError('waitSync', BROKEN);
-      const index = Atomics.add(w, COUNT, 1);
+      const index = arrive(w);
       try {
         if (index + 1 === this._parties) {
           setState(w, DRAINING);
@@ -264,7 +312,7 @@ export class Barrier {
         if (state !== DRAINING) throw brokenError('waitSync', state);
         return index;
       } finally {
-        leave(w);
+        leave(w, index);
       }
     } finally {
       unlock(w);
@@ -308,11 +356,12 @@ export class Barrier {
         }
         const seq = Atomics.load(w, SEQ);
         unlock(w);
-        await parkAsync(w, seq, deadline, signal);
+        const quiet = await parkAsync(w, seq, deadline, signal);
         lockSync(w);
+        if (quiet) reapDead(w);
       }
       if (Atomics.load(w, STATE) === BROKEN) throw brokenError('wait', BROKEN);
-      const index = Atomics.add(w, COUNT, 1);
+      const index = arrive(w);
       try {
         if (index + 1 === this._parties) {
           setState(w, DRAINING);
@@ -329,14 +378,15 @@ export class Barrier {
           }
           const seq = Atomics.load(w, SEQ);
           unlock(w);
-          await parkAsync(w, seq, deadline, signal);
+          const quiet = await parkAsync(w, seq, deadline, signal);
           lockSync(w);
+          if (quiet) reapDead(w);
         }
         const state = Atomics.load(w, STATE);
         if (state !== DRAINING) throw brokenError('wait', state);
         return index;
       } finally {
-        leave(w);
+        leave(w, index);
       }
     } finally {
       unlock(w);
@@ -351,6 +401,7 @@ export class Barrier {
     const w = this.words;
     lockSync(w);
     try {
+      reapDead(w);
       if (Atomics.load(w, COUNT) > 0) {
         const state = Atomics.load(w, STATE);
         // Python's: threads inside leave with BrokenBarrierError; the last one out refills.
@@ -386,6 +437,7 @@ export class Barrier {
   private sleepSync(deadline: number): void {
     const w = this.words;
     const seq = Atomics.load(w, SEQ);
+    let quiet = false;
     unlock(w);
     try {
       const spins = this.spins ?? SPIN_SYNC;
@@ -395,13 +447,14 @@ export class Barrier {
         this.spins = Math.max(spins >> 1, SPIN_MIN);
         Atomics.add(w, PARKED, 1);
         try {
-          waitSync(w, SEQ, seq, deadline, 0);
+          quiet = waitSync(w, SEQ, seq, sliceEnd(deadline), 0) === 'timed-out';
         } finally {
           Atomics.sub(w, PARKED, 1);
         }
       }
     } finally {
       lockSync(w);
+      if (quiet) reapDead(w);
     }
   }
 
@@ -411,12 +464,21 @@ export class Barrier {
   }
 }
 
-/** Not holding MUTEX: wait without blocking while SEQ == seq (until the deadline or an abort). Never throws. */
-async function parkAsync(w: Int32Array, seq: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
-  if (spinWhileEqual(w, SEQ, seq, SPIN_ASYNC)) return;
+/**
+ * Not holding MUTEX: wait without blocking while SEQ == seq (until the end of
+ * a slice, the deadline or an abort). Never throws. True if a slice passed
+ * with no change (the caller then looks for dead parties).
+ */
+async function parkAsync(
+  w: Int32Array,
+  seq: number,
+  deadline: number,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  if (spinWhileEqual(w, SEQ, seq, SPIN_ASYNC)) return false;
   Atomics.add(w, PARKED, 1);
   try {
-    await waitAsync(w, SEQ, seq, deadline, signal, 0);
+    return (await waitAsync(w, SEQ, seq, sliceEnd(deadline), signal, 0)) === 'timed-out';
   } finally {
     Atomics.sub(w, PARKED, 1);
   }
