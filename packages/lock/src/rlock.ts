@@ -30,6 +30,7 @@ import {
   type SharedWords,
   type WaitOptions,
   allocateWords,
+  checkSyncWaitOptions,
   checkWaitOptions,
   currentThreadToken,
   deadlineOf,
@@ -132,7 +133,7 @@ export class RLock extends Acquirable {
 
   /** Block until the lock is ours; `false` on timeout. */
   acquireSync(options?: SyncWaitOptions): boolean {
-    if (options !== undefined) checkWaitOptions(options, 'RLock.acquireSync');
+    if (options !== undefined) checkSyncWaitOptions(options, 'RLock.acquireSync');
     const token = currentThreadToken();
     if (this.takeFor(token)) return true;
     if (!futexLockSync(this.words, STATE, deadlineOf(options?.timeout))) return false;

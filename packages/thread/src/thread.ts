@@ -26,6 +26,7 @@ import {
   DataCloneError,
   type WaitOptions,
   allocateWords,
+  checkSyncWaitOptions,
   checkWaitOptions,
   deadlineOf,
   decode,
@@ -269,7 +270,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
 
   /** Block the calling thread until this thread ends; `false` on timeout; throws the target's error. */
   joinSync(options?: Omit<WaitOptions, 'signal'>): boolean {
-    checkWaitOptions(options, 'Thread.joinSync');
+    checkSyncWaitOptions(options, 'Thread.joinSync');
     const status = this.checkJoin('joinSync');
     const deadline = deadlineOf(options?.timeout);
     while (Atomics.load(status, 0) === RUNNING) {
