@@ -346,3 +346,113 @@ describe('options of every waiting method', () => {
     });
   }
 });
+
+// withLockSync runs fn while holding the primitive and releases when fn
+// returns: an async fn would run its tail after the release. It is refused.
+describe('withLockSync refuses async work', () => {
+  const holders: [string, () => { it: any; held: () => boolean }][] = [
+    [
+      'Lock',
+      () => {
+        const l = new Lock();
+        return { it: l, held: () => l.locked };
+      },
+    ],
+    [
+      'RLock',
+      () => {
+        const l = new RLock();
+        return { it: l, held: () => l.locked };
+      },
+    ],
+    [
+      'Semaphore',
+      () => {
+        const s = new Semaphore(1);
+        return { it: s, held: () => s.value === 0 };
+      },
+    ],
+    [
+      'BoundedSemaphore',
+      () => {
+        const s = new BoundedSemaphore(1);
+        return { it: s, held: () => s.value === 0 };
+      },
+    ],
+    [
+      'Condition',
+      () => {
+        const l = new Lock();
+        return { it: new Condition(l), held: () => l.locked };
+      },
+    ],
+  ];
+
+  for (const [name, make] of holders) {
+    it(`${name}: an async function is refused with TypeError before acquiring (fn not called)`, () => {
+      for (const fn of [
+        async () => 1,
+        async function named() {
+          return 1;
+        },
+        async function* gen() {},
+      ]) {
+        const { it: p, held } = make();
+        let acquired = false;
+        const acquireSync = p.acquireSync.bind(p);
+        p.acquireSync = (o: unknown) => {
+          acquired = true;
+          return acquireSync(o);
+        };
+        expect(() => p.withLockSync(fn)).toThrow(TypeError);
+        expect(() => p.withLockSync(fn)).toThrow(/async function.*use withLock/);
+        expect(acquired).toBe(false);
+        expect(held()).toBe(false);
+      }
+    });
+
+    it(`${name}: a function that returns a promise or thenable: released, then TypeError saying to use withLock`, () => {
+      for (const value of [Promise.resolve(1), { then() {} }]) {
+        const { it: p, held } = make();
+        let calls = 0;
+        let heldInside = false;
+        const e = thrown(() =>
+          p.withLockSync(() => {
+            calls++;
+            heldInside = held();
+            return value;
+          }),
+        );
+        expect(e).toBeInstanceOf(TypeError);
+        expect(e.message).toMatch(/returned a promise.*use withLock/);
+        expect(calls).toBe(1);
+        expect(heldInside).toBe(true);
+        expect(held()).toBe(false); // released
+      }
+    });
+
+    it(`${name}: fn that is not a function: TypeError, nothing acquired (withLock and withLockSync)`, async () => {
+      for (const fn of [undefined, 5, 'f', {}]) {
+        const { it: p, held } = make();
+        expect(() => p.withLockSync(fn)).toThrow(/fn must be a function/);
+        await expect(p.withLock(fn)).rejects.toThrow(/fn must be a function/);
+        expect(held()).toBe(false);
+      }
+    });
+
+    it(`${name}: a synchronous fn still works and its value is returned`, () => {
+      const { it: p, held } = make();
+      expect(p.withLockSync(() => (held() ? 'inside' : 'not held'))).toBe('inside');
+      expect(held()).toBe(false);
+    });
+  }
+});
+
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a throw');
+}
