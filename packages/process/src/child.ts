@@ -20,7 +20,9 @@
  *      Where the parent has none (`boot.watch`), a tiny watcher thread
  *      starts now, once the target is loaded (a thread starting alongside
  *      the import slows the import down), but before the target runs.
- *   4. Run the target, await it.
+ *   4. Run the target, await it. If the event loop empties while the target
+ *      (or its promise) is pending, nothing can settle it any more: that is
+ *      a failure ("the target's promise never settled"), as in a Thread.
  *   5. Success: flush batched queue puts and acknowledgements and wait for
  *      every broker to confirm (so what the child did is visible before its
  *      parent's join returns; a put the owner refused and no later put
@@ -100,12 +102,32 @@ async function resolveTarget(target: ChildBoot['target']): Promise<(...args: unk
 
 type Client = typeof import('./client.js');
 
+/** What the child waits for (see fail and 'beforeExit' below); undefined once it has an outcome. */
+let waitingFor: 'target' | 'promise' | undefined;
+
 async function run(boot: ChildBoot): Promise<void> {
   let client: Client | undefined;
   if (hasMarker(boot.args)) {
     client = require(join(__dirname, 'client.cjs')) as Client;
     client.startBridge(ppid);
   }
+  waitingFor = 'target';
+  // A target whose promise never settles: the child's event loop empties
+  // while it is pending. It fails as a Thread's does (@conc/thread's worker.ts).
+  process.on('beforeExit', () => {
+    if (waitingFor === undefined) return;
+    const why =
+      waitingFor === 'promise'
+        ? "the target's promise never settled"
+        : `the target (module ${boot.target.kind === 'module' ? boot.target.url : 'source'} or its args) never finished loading`;
+    void fail(
+      boot,
+      client,
+      new Error(
+        `Process ${boot.name} exited with code 1 before its target returned: ${why} (its event loop had nothing left to do while it was pending)`,
+      ),
+    );
+  });
   try {
     let fn: (...args: unknown[]) => unknown;
     let args: unknown;
@@ -115,23 +137,31 @@ async function run(boot: ChildBoot): Promise<void> {
       args = boot.args;
       if (boot.watch) startWatcher();
     }
+    waitingFor = 'promise';
     await fn(...(args as unknown[]));
+    waitingFor = undefined;
     if (client) await client.shutdownThread();
     process.exitCode = 0;
   } catch (error) {
-    const data = serializeError(error);
-    if (boot.target.kind === 'source' && data.name === 'ReferenceError') {
-      data.message +=
-        ' (a function target is sent to the process as source text and cannot see variables of the scope it was written in:' +
-        ' pass them in args, require/import them inside the function, or use { module, export })';
-    }
-    try {
-      if (client) await client.shutdownThread();
-    } catch {
-      // the parent may be gone, or this is a later queue error: the target's own error is the one to report
-    }
-    process.send!({ k: 'error', e: data }, () => process.exit(1));
+    await fail(boot, client, error);
   }
+}
+
+/** Report the target's error to the parent (after flushing queue traffic), then exit(1). */
+async function fail(boot: ChildBoot, client: Client | undefined, error: unknown): Promise<void> {
+  waitingFor = undefined;
+  const data = serializeError(error);
+  if (boot.target.kind === 'source' && data.name === 'ReferenceError') {
+    data.message +=
+      ' (a function target is sent to the process as source text and cannot see variables of the scope it was written in:' +
+      ' pass them in args, require/import them inside the function, or use { module, export })';
+  }
+  try {
+    if (client) await client.shutdownThread();
+  } catch {
+    // the parent may be gone, or this is a later queue error: the target's own error is the one to report
+  }
+  process.send!({ k: 'error', e: data }, () => process.exit(1));
 }
 
 process.on('disconnect', suicide);

@@ -3,6 +3,7 @@
  * shared memory so that `joinSync` can block on it; the outcome travels on a
  * private MessagePort that the parent reads with receiveMessageOnPort.
  */
+import { inspect } from 'node:util';
 import type { MessagePort } from 'node:worker_threads';
 import { type SharedWords, errorClass } from '@conc/core';
 
@@ -36,12 +37,39 @@ export interface BootData {
   directOutput: boolean;
 }
 
-/** Turn a thrown value into {@link SerializedError} (name, message, stack, code). */
+/**
+ * Turn a thrown value into {@link SerializedError} (name, message, stack, code).
+ * A value that is not an Error (a string, a number, undefined,
+ * `Object.create(null)`...) becomes an Error whose message says so and shows
+ * the value as `util.inspect` does. Never throws, whatever was thrown.
+ */
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
-    return { name: error.name, message: error.message, stack: error.stack, code: (error as any).code };
+    try {
+      const { name, message, stack } = error;
+      const code = (error as { code?: unknown }).code;
+      return {
+        name: typeof name === 'string' ? name : 'Error',
+        message: typeof message === 'string' ? message : describeThrown(message),
+        stack: typeof stack === 'string' ? stack : undefined,
+        // Only a code that can cross (a string or number, as Node's error codes are).
+        code: typeof code === 'string' || typeof code === 'number' ? code : undefined,
+      };
+    } catch {
+      // a getter threw: describe it as any other value
+    }
   }
-  return { name: 'Error', message: `non-error thrown: ${String(error)}` };
+  return { name: 'Error', message: `a non-Error value was thrown: ${describeThrown(error)}` };
+}
+
+/** A thrown value as `util.inspect` shows it (at most 500 characters), or its type if even that fails. */
+export function describeThrown(value: unknown): string {
+  try {
+    const text = inspect(value, { depth: 2, breakLength: Number.POSITIVE_INFINITY });
+    return text.length > 500 ? `${text.slice(0, 500)}...` : text;
+  } catch {
+    return `a value of type ${typeof value}`;
+  }
 }
 
 /** Rebuild an error thrown in another thread or process, keeping name, message and stack. */

@@ -83,10 +83,47 @@ async function resolveTarget(target: TargetSpec): Promise<(...args: unknown[]) =
   return fn as (...args: unknown[]) => unknown;
 }
 
+/**
+ * What the bootstrap is waiting for: the target (module import, args), then
+ * the target's promise; undefined once the outcome is reported. If the
+ * thread's event loop empties while it waits, nothing can settle it any more.
+ */
+let waitingFor: 'target' | 'promise' | undefined = 'target';
+
+function fail(error: unknown): void {
+  waitingFor = undefined;
+  const data = serializeError(error);
+  if (boot.target.kind === 'source' && data.name === 'ReferenceError') {
+    data.message +=
+      ' (a function target is sent to the thread as source text and cannot see variables of the scope it was written in:' +
+      ' pass them in args, require/import them inside the function, or use { module, export })';
+  }
+  boot.port.postMessage({ ok: false, error: data });
+  finish(FAILED);
+}
+
+// A target whose promise never settles: the thread's event loop empties while
+// it is pending. The thread ends, and join rejects saying why (a Process's
+// child does the same, see @conc/process's child.ts).
+process.on('beforeExit', () => {
+  if (waitingFor === undefined) return;
+  const why =
+    waitingFor === 'promise'
+      ? "the target's promise never settled"
+      : `the target (module ${boot.target.kind === 'module' ? boot.target.url : 'source'} or its args) never finished loading`;
+  fail(
+    new Error(
+      `Thread ${boot.name} exited with code ${process.exitCode ?? 0} before its target returned: ${why} (its event loop had nothing left to do while it was pending)`,
+    ),
+  );
+});
+
 async function main(): Promise<void> {
   try {
     const [fn, args] = await Promise.all([resolveTarget(boot.target), decode(boot.args)]);
+    waitingFor = 'promise';
     const value = await fn(...(args as unknown[]));
+    waitingFor = undefined;
     let encoded: unknown;
     try {
       encoded = encode(value, 'thread', 'result');
@@ -99,14 +136,7 @@ async function main(): Promise<void> {
     }
     finish(DONE);
   } catch (error) {
-    const data = serializeError(error);
-    if (boot.target.kind === 'source' && data.name === 'ReferenceError') {
-      data.message +=
-        ' (a function target is sent to the thread as source text and cannot see variables of the scope it was written in:' +
-        ' pass them in args, require/import them inside the function, or use { module, export })';
-    }
-    boot.port.postMessage({ ok: false, error: data });
-    finish(FAILED);
+    fail(error);
   }
 }
 

@@ -57,6 +57,6 @@ describe('error serialization between threads', () => {
   it('turns a thrown non-Error into an Error that says what was thrown', () => {
     const back = reviveError(serializeError(42));
     expect(back).toBeInstanceOf(Error);
-    expect(back.message).toBe('non-error thrown: 42');
+    expect(back.message).toBe('a non-Error value was thrown: 42');
   });
 });
