@@ -31,6 +31,7 @@
  *      exit(1).
  */
 import { join } from 'node:path';
+import { rebuildFunction } from '@conc/core/source';
 import type { ChildBoot } from './process.js';
 import { serializeError } from './errors.js';
 
@@ -80,9 +81,8 @@ early?.mod.catch(() => {}); // reported when the target is resolved
 
 async function resolveTarget(target: ChildBoot['target']): Promise<(...args: unknown[]) => unknown> {
   if (target.kind === 'source') {
-    const sourceRequire = require('node:module').createRequire(`${process.cwd()}/`);
-    // eslint-disable-next-line no-new-func
-    return new Function('require', `return (${target.source});`)(sourceRequire);
+    // With the helpers compilers put in functions (`__name`, `using`'s): see @conc/core's source.ts.
+    return rebuildFunction(target.source, require('node:module').createRequire(`${process.cwd()}/`));
   }
   const url = target.url;
   const mod = (await (url === early?.url ? early.mod : load(url))) as Record<string, unknown>;

@@ -10,6 +10,7 @@ import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { workerData } from 'node:worker_threads';
 import { decode, encode, findUncloneable, loadModule, sleepSync, wordsView } from '@conc/core';
+import { rebuildFunction } from '@conc/core/source';
 import { type BootData, DIED, DONE, FAILED, RUNNING, type TargetSpec, serializeError } from './protocol.js';
 
 const boot = workerData as BootData;
@@ -58,15 +59,11 @@ process.on('exit', (code) => {
 });
 
 const sourceRequire = createRequire(`${process.cwd()}/`);
-const keepName = <T extends object>(fn: T, name: string): T =>
-  Object.defineProperty(fn, 'name', { value: name, configurable: true });
 
 async function resolveTarget(target: TargetSpec): Promise<(...args: unknown[]) => unknown> {
   if (target.kind === 'source') {
-    // eslint-disable-next-line no-new-func
-    // `__name` is the helper esbuild (tsx, tsup with keepNames) puts inside
-    // compiled functions; give the rebuilt source one so such targets run.
-    return new Function('require', '__name', `return (${target.source});`)(sourceRequire, keepName);
+    // With the helpers compilers put in functions (`__name`, `using`'s): see @conc/core's source.ts.
+    return rebuildFunction(target.source, sourceRequire);
   }
   const mod = (await loadModule(target.url)) as Record<string, unknown>;
   const fn =
