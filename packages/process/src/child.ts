@@ -14,7 +14,9 @@
  *      brokers are made lazily, on first use.
  *   3. Resolve the target (function source, or `{ module, export }`
  *      imported; a module target's URL also comes in argv, so its import
- *      starts before the boot message is read) and revive the args.
+ *      starts before the boot message is read) and revive the args. While
+ *      the module is imported, Thread.start and Process.start refuse to run
+ *      (its top level would start children without end).
  *      A target busy in a loop never lets 'disconnect' be seen: the
  *      parent's watchdog (watchdog.ts) kills this child if the parent dies.
  *      Where the parent has none (`boot.watch`), a tiny watcher thread
@@ -75,8 +77,32 @@ function load(url: string): Promise<unknown> {
   return import(url);
 }
 
+// While a module target is imported, its top level runs in this child: a
+// Thread.start() or Process.start() there would start children without end,
+// and is refused. The key and its shape are @conc/thread's (protocol.ts,
+// IMPORTING_TARGET), read through the global so that this bootstrap stays small.
+const IMPORTING_TARGET = Symbol.for('conc.importingTarget.v1');
+const importing: { in: 'process'; url: string; name?: string } = { in: 'process', url: '' };
+
+function loadTarget(url: string): Promise<unknown> {
+  const g = globalThis as Record<symbol, unknown>;
+  const what = Object.assign(importing, { url });
+  g[IMPORTING_TARGET] = what;
+  const clear = () => {
+    if (g[IMPORTING_TARGET] === what) g[IMPORTING_TARGET] = undefined;
+  };
+  let mod: Promise<unknown>;
+  try {
+    mod = load(url);
+  } catch (error) {
+    mod = Promise.reject(error);
+  }
+  mod.then(clear, clear);
+  return mod;
+}
+
 // The parent passes a module target's URL in argv: start importing it now.
-const early = process.argv[2] ? { url: process.argv[2], mod: load(process.argv[2]) } : undefined;
+const early = process.argv[2] ? { url: process.argv[2], mod: loadTarget(process.argv[2]) } : undefined;
 early?.mod.catch(() => {}); // reported when the target is resolved
 
 async function resolveTarget(target: ChildBoot['target']): Promise<(...args: unknown[]) => unknown> {
@@ -85,7 +111,7 @@ async function resolveTarget(target: ChildBoot['target']): Promise<(...args: unk
     return rebuildFunction(target.source, require('node:module').createRequire(`${process.cwd()}/`));
   }
   const url = target.url;
-  const mod = (await (url === early?.url ? early.mod : load(url))) as Record<string, unknown>;
+  const mod = (await (url === early?.url ? early.mod : loadTarget(url))) as Record<string, unknown>;
   const fn =
     target.export === 'default' && typeof mod.default !== 'function'
       ? (mod.default as any)?.default
@@ -167,5 +193,6 @@ async function fail(boot: ChildBoot, client: Client | undefined, error: unknown)
 process.on('disconnect', suicide);
 process.once('message', (boot: ChildBoot) => {
   process.channel?.unref();
+  importing.name = boot.name; // named in the error of a start() refused during the import
   void run(boot);
 });

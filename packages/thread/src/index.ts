@@ -1,4 +1,11 @@
-export { Thread, type ModuleTarget, type Target, type ThreadOptions, targetSpec } from './thread.js';
+export {
+  Thread,
+  type ModuleTarget,
+  type Target,
+  type ThreadOptions,
+  refuseWhileImportingTarget,
+  targetSpec,
+} from './thread.js';
 export { reviveError, serializeError, type SerializedError } from './protocol.js';
 export { sleep, sleepAsync } from './sleep.js';
 export { DataCloneError, ConcRuntimeError } from '@conc/core';

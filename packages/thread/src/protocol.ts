@@ -13,6 +13,35 @@ export const FAILED = 2;
 /** The thread ended without reporting an outcome (process.exit, crash). */
 export const DIED = 3;
 
+/**
+ * @internal Set (on globalThis, so that every copy of conc in the realm sees
+ * it: ESM and CJS builds, a thread's bundled bootstrap, a child's) while a
+ * thread's or child's bootstrap imports a module target. `start()` refuses to
+ * run then (see thread.ts, refuseWhileImportingTarget).
+ */
+export const IMPORTING_TARGET = Symbol.for('conc.importingTarget.v1');
+
+/** @internal What {@link IMPORTING_TARGET} holds. */
+export interface ImportingTarget {
+  /** Who imports it: a worker thread (Thread) or a child process (Process). */
+  in: 'thread' | 'process';
+  /** The module's URL. */
+  url: string;
+  /** The Thread's or Process's name, if known. */
+  name?: string;
+}
+
+/** @internal Run `load` (the import of a module target) with {@link IMPORTING_TARGET} set. */
+export async function importingTarget<T>(what: ImportingTarget, load: () => Promise<T>): Promise<T> {
+  const g = globalThis as Record<symbol, unknown>;
+  g[IMPORTING_TARGET] = what;
+  try {
+    return await load();
+  } finally {
+    if (g[IMPORTING_TARGET] === what) g[IMPORTING_TARGET] = undefined;
+  }
+}
+
 /** @internal A checked target, as the bootstrap receives it. */
 export type TargetSpec =
   | { kind: 'source'; source: string; name: string }

@@ -38,7 +38,16 @@ import {
   waitAsync,
   waitSync,
 } from '@conc/core';
-import { type BootData, DIED, type Outcome, RUNNING, type TargetSpec, reviveError } from './protocol.js';
+import {
+  type BootData,
+  DIED,
+  IMPORTING_TARGET,
+  type ImportingTarget,
+  type Outcome,
+  RUNNING,
+  type TargetSpec,
+  reviveError,
+} from './protocol.js';
 
 /** A function exported by a module, loaded in the new thread (or process). */
 export interface ModuleTarget {
@@ -123,6 +132,34 @@ function moduleUrl(module: unknown, who: string): string {
 }
 
 /**
+ * Throw if this thread (or child process) is importing a module target right
+ * now: `who` (`Thread.start`, `Process.start`) was called by that module's top
+ * level (or a module it imports), which runs again in every thread and child
+ * that imports it. Starting from there would start threads without end
+ * (Python's "bootstrapping phase" error). A target that starts threads when
+ * it is called is fine: the import is over by then.
+ */
+export function refuseWhileImportingTarget(who: string): void {
+  const importing = (globalThis as Record<symbol, unknown>)[IMPORTING_TARGET] as ImportingTarget | undefined;
+  if (!importing) return;
+  const target =
+    importing.in === 'thread'
+      ? `thread "${importing.name}"`
+      : `a child process${importing.name ? ` (Process "${importing.name}")` : ''}`;
+  const what = who.startsWith('Process') ? 'a process' : 'a thread';
+  const guard =
+    importing.in === 'thread'
+      ? "wrap it in `if (isMainThread) { ... }` (import { isMainThread } from 'node:worker_threads')"
+      : "wrap it in `if (process.argv[1] === fileURLToPath(import.meta.url)) { ... }` (true only in the entry file of the main process; import { fileURLToPath } from 'node:url')";
+  throw new ConcRuntimeError(
+    `${who}: called while module ${importing.url} is being imported as the target of ${target}, to start ${what}. ` +
+      'A module target is imported again in every thread and child process that runs it, so its top-level code runs there too, ' +
+      'and starting threads or processes from it would start them without end. ' +
+      `Guard the module's main code: ${guard}, or move it into an exported function (e.g. main()) that only the entry file calls.`,
+  );
+}
+
+/**
  * A thread of control running in a worker thread, as Python's `threading.Thread`.
  *
  * @example
@@ -186,10 +223,15 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     return this._result;
   }
 
-  /** Start the thread. Throws if called twice, or if an argument cannot be sent. */
+  /**
+   * Start the thread. Throws if called twice, if an argument cannot be sent,
+   * or if called while a module is being imported as a thread's or child's
+   * target (its top level runs there again; see the package README).
+   */
   start(): this {
     if (this.worker)
       throw new ConcRuntimeError(`Thread.start: ${this.name} was already started (threads can only be started once)`);
+    refuseWhileImportingTarget('Thread.start');
     const encoded = encode(this.args, 'thread', 'args');
     const status = allocateWords(2); // [0] state, [1] exit code if the thread died
     const { port1, port2 } = new MessageChannel();

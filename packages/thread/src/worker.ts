@@ -11,7 +11,16 @@ import { createRequire } from 'node:module';
 import { workerData } from 'node:worker_threads';
 import { decode, encode, findUncloneable, loadModule, sleepSync, wordsView } from '@conc/core';
 import { rebuildFunction } from '@conc/core/source';
-import { type BootData, DIED, DONE, FAILED, RUNNING, type TargetSpec, serializeError } from './protocol.js';
+import {
+  type BootData,
+  DIED,
+  DONE,
+  FAILED,
+  RUNNING,
+  type TargetSpec,
+  importingTarget,
+  serializeError,
+} from './protocol.js';
 
 const boot = workerData as BootData;
 const status = wordsView(boot.status);
@@ -65,7 +74,10 @@ async function resolveTarget(target: TargetSpec): Promise<(...args: unknown[]) =
     // With the helpers compilers put in functions (`__name`, `using`'s): see @conc/core's source.ts.
     return rebuildFunction(target.source, sourceRequire);
   }
-  const mod = (await loadModule(target.url)) as Record<string, unknown>;
+  // Its top level runs now, in this thread: a start() there is refused (see refuseWhileImportingTarget).
+  const mod = (await importingTarget({ in: 'thread', url: target.url, name: boot.name }, () =>
+    loadModule(target.url),
+  )) as Record<string, unknown>;
   const fn =
     target.export === 'default' && typeof mod.default !== 'function'
       ? (mod.default as any)?.default
