@@ -1,9 +1,12 @@
 export {
+  type ExceptHook,
+  type ExceptHookArgs,
   Thread,
   type ModuleTarget,
   type Target,
   type ThreadOptions,
   refuseWhileImportingTarget,
+  setExcepthook,
   targetSpec,
 } from './thread.js';
 export { reviveError, serializeError, type SerializedError } from './protocol.js';

@@ -43,9 +43,12 @@ import {
   DIED,
   IMPORTING_TARGET,
   type ImportingTarget,
+  JOINERS,
   type Outcome,
   RUNNING,
+  STATUS_WORDS,
   type TargetSpec,
+  exceptionText,
   reviveError,
 } from './protocol.js';
 
@@ -159,6 +162,62 @@ export function refuseWhileImportingTarget(who: string): void {
   );
 }
 
+/** What an excepthook receives, as Python's `threading.ExceptHookArgs`. */
+export interface ExceptHookArgs {
+  /** The error's name: `'RangeError'`, `'ValidationError'`... (Python's `exc_type`). */
+  excType: string;
+  /** The error, as `join` would reject with it (name, message and stack kept). */
+  excValue: Error;
+  /** The thread whose target threw. */
+  thread: Thread;
+}
+
+/** Called with an error thrown in a thread that nobody is joining. */
+export type ExceptHook = (args: ExceptHookArgs) => void;
+
+// This realm's hook (undefined: the default, which the thread itself prints
+// with; see worker.ts), and a word telling this realm's threads whether it
+// has one of its own.
+let excepthook: ExceptHook | undefined;
+const hookWord = new Int32Array(new SharedArrayBuffer(4));
+
+function defaultExcepthook(args: ExceptHookArgs): void {
+  process.stderr.write(exceptionText(args.thread.name, args.excValue));
+}
+
+/**
+ * Replace what happens to an error thrown in a thread that nobody is joining
+ * when it arrives (Python's `threading.excepthook = fn`). By default it is
+ * printed to stderr at once, `Exception in thread NAME:` and its stack, by the
+ * thread itself (so even while this thread is blocked). A hook of your own
+ * runs in this thread, on its event loop, with `{ excType, excValue, thread }`;
+ * an error it throws is printed. `null` or `undefined` restores the default.
+ * Threads started from this thread are concerned (each thread has its own
+ * hook, as each has its own module instances). Either way `join` still
+ * rejects with the error, and the process's exit code does not change (as in
+ * Python). An error that arrives while a `join` / `joinSync` waits is that
+ * call's, and is not passed to the hook.
+ */
+export function setExcepthook(fn: ExceptHook | null | undefined): void {
+  if (fn !== null && fn !== undefined && typeof fn !== 'function') {
+    throw new TypeError(`setExcepthook: fn must be a function, null or undefined, got ${typeof fn}`);
+  }
+  excepthook = fn ?? undefined;
+  Atomics.store(hookWord, 0, excepthook ? 1 : 0);
+}
+
+function callExcepthook(thread: Thread, error: Error): void {
+  const hook = excepthook ?? defaultExcepthook;
+  try {
+    hook({ excType: error.name, excValue: error, thread });
+  } catch (hookError) {
+    const e = hookError instanceof Error ? hookError : new Error(String(hookError));
+    process.stderr.write(
+      `Exception in the excepthook, handling an error of thread ${thread.name}:\n${e.stack ?? `${e.name}: ${e.message}`}\n`,
+    );
+  }
+}
+
 /**
  * A thread of control running in a worker thread, as Python's `threading.Thread`.
  *
@@ -181,6 +240,8 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
   private port: MessagePort | undefined;
   private outcome: Outcome | undefined;
   private death: Error | undefined;
+  /** join / joinSync calls waiting now (also in the status words, for the thread to see). */
+  private joining = 0;
   /** Settles on the Worker's 'exit' event, which carries why a thread died. */
   private exited: Promise<void> | undefined;
   private _result: Awaited<R> | undefined;
@@ -233,13 +294,14 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
       throw new ConcRuntimeError(`Thread.start: ${this.name} was already started (threads can only be started once)`);
     refuseWhileImportingTarget('Thread.start');
     const encoded = encode(this.args, 'thread', 'args');
-    const status = allocateWords(2); // [0] state, [1] exit code if the thread died
+    const status = allocateWords(STATUS_WORDS); // see protocol.ts
     const { port1, port2 } = new MessageChannel();
     const boot: BootData = {
       target: this.spec,
       args: encoded,
       name: this.name,
       status: describeWords(status),
+      hook: hookWord,
       port: port2,
       directOutput: this.directOutput,
     };
@@ -258,7 +320,18 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     this._threadId = worker.threadId;
     this.status = status;
     this.port = port1;
+    // The outcome, as soon as it arrives (joinSync takes it with
+    // receiveMessageOnPort first if it is waiting). Unref'd: it must not keep
+    // the process alive. A failure nobody joins and the thread did not print
+    // goes to this realm's excepthook.
+    port1.on('message', (outcome: Outcome) => {
+      this.outcome ??= outcome;
+      if (!outcome.ok && !outcome.printed && this.joining === 0) callExcepthook(this, reviveError(outcome.error));
+    });
+    port1.unref();
     worker.on('error', (error) => {
+      // Uncaught outside the target's promise (a stray timer's throw): the worker is dying.
+      if (!this.death && !this.outcome && this.joining === 0) callExcepthook(this, error);
       this.death ??= error;
     });
     let onExit!: () => void;
@@ -292,10 +365,17 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     const deadline = deadlineOf(options?.timeout);
     const signal = options?.signal;
     throwIfAborted(signal);
-    while (Atomics.load(status, 0) === RUNNING) {
-      const r = await waitAsync(status, 0, RUNNING, deadline, signal);
-      throwIfAborted(signal);
-      if (r === 'timed-out') return false;
+    if (Atomics.load(status, 0) === RUNNING) {
+      this.enterJoin(status);
+      try {
+        while (Atomics.load(status, 0) === RUNNING) {
+          const r = await waitAsync(status, 0, RUNNING, deadline, signal);
+          throwIfAborted(signal);
+          if (r === 'timed-out') return false;
+        }
+      } finally {
+        this.leaveJoin(status);
+      }
     }
     const outcome = this.takeOutcome();
     if (!outcome && this.exited) {
@@ -315,12 +395,30 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     checkSyncWaitOptions(options, 'Thread.joinSync');
     const status = this.checkJoin('joinSync');
     const deadline = deadlineOf(options?.timeout);
-    while (Atomics.load(status, 0) === RUNNING) {
-      if (waitSync(status, 0, RUNNING, deadline) === 'timed-out') return false;
+    if (Atomics.load(status, 0) === RUNNING) {
+      this.enterJoin(status);
+      try {
+        while (Atomics.load(status, 0) === RUNNING) {
+          if (waitSync(status, 0, RUNNING, deadline) === 'timed-out') return false;
+        }
+      } finally {
+        this.leaveJoin(status);
+      }
     }
     const outcome = this.takeOutcome();
     if (outcome?.ok) this._result = decodeSync(outcome.value) as Awaited<R>;
     return this.settle(outcome);
+  }
+
+  /** A join starts waiting: an error arriving now is its to report, not the excepthook's. */
+  private enterJoin(status: Int32Array): void {
+    this.joining++;
+    Atomics.add(status, JOINERS, 1);
+  }
+
+  private leaveJoin(status: Int32Array): void {
+    this.joining--;
+    Atomics.sub(status, JOINERS, 1);
   }
 
   private takeOutcome(): Outcome | undefined {

@@ -5,6 +5,10 @@
  * Order matters for the parent's joinSync: the outcome is posted on the
  * private port first, then the status word is set and notified, so a parent
  * woken by the status always finds the outcome waiting on the port.
+ *
+ * A failure nobody is joining (status word JOINERS is 0) is printed here, at
+ * once, as Python's threading.excepthook does, unless the parent's realm has
+ * a hook of its own (boot.hook): then the parent calls it (thread.ts).
  */
 import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,8 +20,10 @@ import {
   DIED,
   DONE,
   FAILED,
+  JOINERS,
   RUNNING,
   type TargetSpec,
+  exceptionText,
   importingTarget,
   serializeError,
 } from './protocol.js';
@@ -107,7 +113,11 @@ function fail(error: unknown): void {
       ' (a function target is sent to the thread as source text and cannot see variables of the scope it was written in:' +
       ' pass them in args, require/import them inside the function, or use { module, export })';
   }
-  boot.port.postMessage({ ok: false, error: data });
+  // Nobody joins and the parent has no hook of its own: print it now, from
+  // this thread (Python's threading.excepthook), even if the parent is blocked.
+  const printed = Atomics.load(status, JOINERS) === 0 && Atomics.load(boot.hook, 0) === 0;
+  if (printed) process.stderr.write(exceptionText(boot.name, data));
+  boot.port.postMessage({ ok: false, error: data, printed });
   finish(FAILED);
 }
 
