@@ -412,7 +412,9 @@ describe('withLockSync refuses async work', () => {
     });
 
     it(`${name}: a function that returns a promise or thenable: released, then TypeError saying to use withLock`, () => {
-      for (const value of [Promise.resolve(1), { then() {} }]) {
+      // biome-ignore lint/suspicious/noThenProperty: a thenable is what this case is about
+      const thenable = { then() {} };
+      for (const value of [Promise.resolve(1), thenable]) {
         const { it: p, held } = make();
         let calls = 0;
         let heldInside = false;
