@@ -8,7 +8,21 @@
  *   or waitAsync with a ref'd timer), then read the outcome with
  *   receiveMessageOnPort, so joinSync works while the event loop is blocked.
  *   If the worker dies without reporting (crash, process.exit in the target),
- *   its own exit hook or the parent's 'exit' listener sets DIED.
+ *   its own exit hook or the parent's 'exit' listener sets DIED. A target
+ *   whose promise never settles (the worker's event loop empties while it is
+ *   pending) is reported as FAILED by the bootstrap ('beforeExit').
+ *
+ * Errors nobody joins (Python's threading.excepthook): each join / joinSync
+ *   counts itself in the status words (JOINERS) while it waits. A failing
+ *   bootstrap with no joiner prints "Exception in thread NAME:" and the stack
+ *   itself, at once, unless this realm has a hook of its own (hookWord, set
+ *   by setExcepthook); then the port's 'message' listener (unref'd) calls the
+ *   hook, if still nobody joins. join rejects with the error either way.
+ *
+ * Bootstrapping: while a bootstrap imports a module target, a global flag
+ *   (protocol.ts, IMPORTING_TARGET) makes start() throw: the module's top
+ *   level runs in every thread that imports it, and would start threads
+ *   without end.
  *
  * Targets cross the thread boundary in one of two ways:
  *   - a function is sent as its source text and rebuilt in the worker: it must
