@@ -2,7 +2,8 @@
 // tarballs (publint, are-the-types-wrong), check that every package a dist file
 // imports is declared, then install the tarballs into a fresh npm project
 // outside the workspace and run an ESM and a CommonJS script there that start a
-// Thread, share a Lock and a Queue with it, and check the result.
+// Thread, share a Lock and a Queue with it, and check the result; then
+// typecheck a consumer of every package there, without @types/node.
 // Each failure names the package and the problem; exit code 1 if any.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -143,6 +144,41 @@ if (npmInstall.status === 0) {
     if (r.status !== 0) fail('install', `${f} in a fresh npm project failed:\n${r.stdout}${r.stderr}`);
     else console.log(`fresh npm project: ${r.stdout.trim()}`);
   }
+}
+
+// 6. The public types need no @types/node: a consumer that has none (and the
+// default libs, DOM included, plus esnext.disposable for `using`) typechecks
+// against every installed package's .d.ts, as ESM (.mts) and CommonJS (.cts),
+// with skipLibCheck off so that an error inside our .d.ts counts.
+if (npmInstall.status === 0) {
+  const names = packages.map((p) => p.json.name);
+  const consumer = names.map((n, i) => `import * as m${i} from '${n}';`).join('\n');
+  const usage = `${consumer}
+export const modules = [${names.map((_, i) => `m${i}`).join(', ')}];
+${has('@conc/queue') ? "import { Queue } from '@conc/queue';\nexport const q: Queue<number> = new Queue<number>();" : ''}
+`;
+  writeFileSync(join(app, 'consumer.mts'), usage);
+  writeFileSync(join(app, 'consumer.cts'), usage);
+  writeFileSync(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        target: 'es2022',
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        lib: ['es2022', 'dom', 'esnext.disposable'],
+        types: [],
+        skipLibCheck: false,
+      },
+      files: ['consumer.mts', 'consumer.cts'],
+    }),
+  );
+  const tsc = spawnSync(bin('tsc'), ['-p', join(app, 'tsconfig.json')], { cwd: app, encoding: 'utf8' });
+  if (tsc.status !== 0)
+    fail('types', `the public types do not typecheck without @types/node:\n${tsc.stdout}${tsc.stderr}`);
+  else console.log('fresh npm project: the public types typecheck without @types/node (ESM and CommonJS)');
 }
 
 rmSync(work, { recursive: true, force: true });

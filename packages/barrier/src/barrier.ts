@@ -62,6 +62,7 @@ import {
   type SharedWords,
   type WaitOptions,
   allocateWords,
+  checkSyncWaitOptions,
   checkWaitOptions,
   deadlineOf,
   describeWords,
@@ -281,7 +282,7 @@ export class Barrier {
    *   RangeError on a negative or NaN timeout (before anything changes).
    */
   waitSync(options?: SyncWaitOptions): number {
-    if (options !== undefined) checkWaitOptions(options, 'Barrier.waitSync');
+    if (options !== undefined) checkSyncWaitOptions(options, 'Barrier.waitSync');
     const deadline = deadlineOf(options?.timeout ?? this._timeout);
     const w = this.words;
     lockSync(w);

@@ -82,6 +82,7 @@ import {
   type SharedWords,
   type WaitOptions,
   allocateWords,
+  checkSyncWaitOptions,
   checkWaitOptions,
   deadlineOf,
   type Encoded,
@@ -258,30 +259,6 @@ function checkCount(n: unknown): number {
   return n;
 }
 
-/**
- * @conc/core's checkWaitOptions, same checks and messages, without reading
- * the clock (it computes a deadline): waitSync computes its own only if it
- * has to park.
- */
-function checkOptionsNoClock(options: WaitOptions, method: string): void {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${method}: options must be an object like { timeout, signal }, got ${String(options)}`);
-  }
-  const { timeout, signal } = options;
-  if (
-    timeout !== undefined &&
-    timeout !== Number.POSITIVE_INFINITY &&
-    (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)
-  ) {
-    throw new RangeError(
-      `${method}: timeout must be a non-negative number of milliseconds or Infinity, got ${String(timeout)}`,
-    );
-  }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`${method}: options.signal must be an AbortSignal`);
-  }
-}
-
 function rejectBadOptions(options: WaitOptions | undefined, method: string): Promise<never> | undefined {
   if (options === undefined) return undefined;
   try {
@@ -372,7 +349,7 @@ export class Condition extends Acquirable {
    */
   acquireSync(options?: SyncWaitOptions): boolean {
     if (options !== undefined) {
-      checkWaitOptions(options, 'Condition.acquireSync');
+      checkSyncWaitOptions(options, 'Condition.acquireSync');
       if (options.timeout === 0) return this.lock.acquireSync(options);
     }
     return this.quickAcquire(this.budget()) || this.lock.acquireSync(options);
@@ -434,7 +411,7 @@ export class Condition extends Acquirable {
    * @throws RangeError on a negative or NaN timeout (before anything changes).
    */
   waitSync(options?: SyncWaitOptions): boolean {
-    if (options !== undefined) checkOptionsNoClock(options, 'Condition.waitSync');
+    if (options !== undefined) checkSyncWaitOptions(options, 'Condition.waitSync');
     const timeout = options?.timeout ?? Number.POSITIVE_INFINITY;
     this.checkOwned('waitSync');
     const t = this.enqueue();
@@ -491,7 +468,7 @@ export class Condition extends Acquirable {
    *   a function; RangeError on a negative or NaN timeout.
    */
   waitForSync<T>(predicate: () => T, options?: SyncWaitOptions): T {
-    if (options !== undefined) checkWaitOptions(options, 'Condition.waitForSync');
+    if (options !== undefined) checkSyncWaitOptions(options, 'Condition.waitForSync');
     if (typeof predicate !== 'function') throw new TypeError('Condition.waitForSync: predicate must be a function');
     const deadline = deadlineOf(options?.timeout);
     this.checkOwned('waitForSync');

@@ -58,6 +58,7 @@ export abstract class Acquirable implements AcquireRelease {
 
   /** Run `fn` while holding this primitive; release even if `fn` throws. */
   async withLock<R>(fn: () => R | Promise<R>, options?: WaitOptions): Promise<Awaited<R>> {
+    checkFn(this, fn, 'withLock');
     if (!(await this.acquire(options))) throw timedOut(this, options);
     try {
       return await fn();
@@ -66,13 +67,45 @@ export abstract class Acquirable implements AcquireRelease {
     }
   }
 
-  /** Blocking {@link withLock}; `fn` must be synchronous. */
+  /**
+   * Blocking {@link withLock}; `fn` must be synchronous: it is released when
+   * `fn` returns, so the rest of an async `fn` would run unprotected. An
+   * async function is refused with TypeError before anything is acquired; a
+   * function that returns a promise (or any thenable) is released and then
+   * refused with TypeError. Use `withLock` for async work.
+   */
   withLockSync<R>(fn: () => R, options?: Omit<WaitOptions, 'signal'>): R {
+    checkFn(this, fn, 'withLockSync');
+    const kind = Object.prototype.toString.call(fn);
+    if (kind === '[object AsyncFunction]' || kind === '[object AsyncGeneratorFunction]') {
+      throw new TypeError(
+        `${this.constructor.name}.withLockSync: fn is an async function; it would run past the release at its first await (use withLock: await x.withLock(fn))`,
+      );
+    }
     if (!this.acquireSync(options)) throw timedOut(this, options);
+    let result: R;
     try {
-      return fn();
+      result = fn();
     } finally {
       this.release();
     }
+    if (
+      result !== null &&
+      (typeof result === 'object' || typeof result === 'function') &&
+      typeof (result as any).then === 'function'
+    ) {
+      throw new TypeError(
+        `${this.constructor.name}.withLockSync: fn returned a promise; it was released before the promise settled (use withLock for async work: await x.withLock(fn))`,
+      );
+    }
+    return result;
+  }
+}
+
+function checkFn(target: object, fn: unknown, method: string): void {
+  if (typeof fn !== 'function') {
+    throw new TypeError(
+      `${target.constructor.name}.${method}: fn must be a function, got ${fn === null ? 'null' : typeof fn}`,
+    );
   }
 }

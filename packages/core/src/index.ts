@@ -3,6 +3,8 @@ export { allocateWords, describeWords, wordsView, type SharedWords } from './mem
 export {
   SPIN_ASYNC,
   SPIN_SYNC,
+  checkSleep,
+  checkSyncWaitOptions,
   checkWaitOptions,
   deadlineOf,
   remaining,

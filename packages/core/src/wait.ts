@@ -43,14 +43,34 @@ export const SPIN_ASYNC = 50;
 
 /**
  * Check a timeout and turn it into an absolute deadline (performance.now() ms).
- * `undefined` and `Infinity` give `Infinity`; negative or NaN throw RangeError.
+ * `undefined` and `Infinity` give `Infinity`; a timeout that is not a number
+ * ('100', null, true, 10n) throws TypeError; negative or NaN throws RangeError.
  */
 export function deadlineOf(timeout: number | undefined, what = 'timeout'): number {
   if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
-  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
-    throw new RangeError(`${what} must be a non-negative number of milliseconds or Infinity, got ${String(timeout)}`);
-  }
+  if (!(typeof timeout === 'number' && timeout >= 0)) badTimeout(timeout, what);
   return performance.now() + timeout;
+}
+
+/** Throw the error a bad timeout gets: TypeError if it is not a number, else RangeError. */
+function badTimeout(timeout: unknown, what: string): never {
+  if (typeof timeout !== 'number') {
+    throw new TypeError(`${what} must be a number of milliseconds (or Infinity), got ${describe(timeout)}`);
+  }
+  throw new RangeError(`${what} must be a non-negative number of milliseconds or Infinity, got ${timeout}`);
+}
+
+/** A short description of a bad option value for an error message: `'100' (a string)`, `null`, `10n (a bigint)`. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string')
+    return `${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)} (a string)`;
+  if (typeof value === 'bigint') return `${value}n (a bigint)`;
+  if (typeof value === 'boolean' || typeof value === 'undefined') return String(value);
+  if (typeof value === 'symbol') return 'a symbol';
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  return 'an object';
 }
 
 /** Milliseconds left until `deadline` (never negative; Infinity stays Infinity). */
@@ -60,18 +80,40 @@ export function remaining(deadline: number): number {
   return Math.max(left, 0);
 }
 
-/** Validate the options of a waiting call; throws at once on bad input. */
+/**
+ * Validate the options of a waiting call; throws at once on bad input. The
+ * one rule every primitive follows (DESIGN.md, "Conventions"):
+ * - options, if given, are an object: else TypeError;
+ * - `timeout` is absent, `Infinity` or a number >= 0: TypeError if it is not
+ *   a number ('100', null, true, 10n), RangeError if negative or NaN;
+ * - `signal` is absent or an AbortSignal: else TypeError.
+ * Async methods turn the throw into a rejection; blocking methods use
+ * {@link checkSyncWaitOptions}. Nothing is changed before this returns.
+ */
 export function checkWaitOptions(options: WaitOptions | undefined, method: string): void {
   if (options === undefined) return;
   if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${method}: options must be an object like { timeout, signal }, got ${String(options)}`);
+    throw new TypeError(`${method}: options must be an object like { timeout, signal }, got ${describe(options)}`);
   }
   const { signal, timeout } = options;
   // Validate without reading the clock: this runs on every acquire that passes options.
   if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0))
-    deadlineOf(timeout, `${method}: timeout`);
+    badTimeout(timeout, `${method}: timeout`);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`${method}: options.signal must be an AbortSignal`);
+    throw new TypeError(`${method}: options.signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+}
+
+/**
+ * {@link checkWaitOptions} for a blocking (`Sync`) method: a `signal`, any
+ * signal (aborted or not), throws TypeError, since a blocked thread cannot
+ * observe it.
+ */
+export function checkSyncWaitOptions(options: Omit<WaitOptions, 'signal'> | undefined, method: string): void {
+  if (options === undefined) return;
+  checkWaitOptions(options, method);
+  if ((options as WaitOptions).signal !== undefined) {
+    throw new TypeError(`${method}: a blocking call cannot take a signal; use the async method`);
   }
 }
 
@@ -143,10 +185,13 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /** Block the calling thread for `ms` milliseconds (Python's `time.sleep`, in ms). */
 export function sleepSync(ms: number): void {
-  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) {
-    throw new RangeError(`sleep: ms must be a non-negative number, got ${String(ms)}`);
-  }
+  checkSleep(ms, 'sleep');
   if (ms === 0) return;
   Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/** Check the milliseconds of a sleep: TypeError if not a number, RangeError if negative or NaN. */
+export function checkSleep(ms: number, method: string): void {
+  if (!(typeof ms === 'number' && ms >= 0)) badTimeout(ms, `${method}: ms`);
 }
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

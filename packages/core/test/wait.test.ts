@@ -44,9 +44,13 @@ describe('deadlineOf', () => {
     expect(() => deadlineOf(t)).toThrow(RangeError);
   });
 
-  it('throws RangeError for a timeout that is not a number, naming it', () => {
-    expect(() => deadlineOf('5' as unknown as number)).toThrow(RangeError);
+  it('throws TypeError for a timeout that is not a number, naming it', () => {
+    for (const bad of ['5', null, true, 10n, {}]) {
+      expect(() => deadlineOf(bad as unknown as number)).toThrow(TypeError);
+      expect(() => deadlineOf(bad as unknown as number)).toThrow(/timeout must be a number/);
+    }
     expect(() => deadlineOf(null as unknown as number, 'Foo.wait: timeout')).toThrow(/Foo\.wait: timeout.*null/);
+    expect(() => deadlineOf('100' as unknown as number)).toThrow(/got "100" \(a string\)/);
   });
 
   it('names what was wrong in the message', () => {
@@ -109,11 +113,12 @@ describe('sleepSync', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(110);
   });
 
-  it('returns at once for 0 and rejects bad input with RangeError', () => {
+  it('returns at once for 0 and rejects bad input: RangeError if negative or NaN, TypeError if not a number', () => {
     expect(() => sleepSync(0)).not.toThrow();
     expect(() => sleepSync(-1)).toThrow(RangeError);
     expect(() => sleepSync(Number.NaN)).toThrow(RangeError);
-    expect(() => sleepSync('10' as unknown as number)).toThrow(RangeError);
+    expect(() => sleepSync('10' as unknown as number)).toThrow(TypeError);
+    expect(() => sleepSync(null as unknown as number)).toThrow(/sleep: ms must be a number/);
   });
 });
 

@@ -40,6 +40,7 @@ import {
   type SharedWords,
   type WaitOptions,
   allocateWords,
+  checkSyncWaitOptions,
   checkWaitOptions,
   deadlineOf,
   describeWords,
@@ -117,7 +118,7 @@ export class Event {
    * @throws RangeError for a negative or NaN timeout.
    */
   waitSync(options?: SyncWaitOptions): boolean {
-    if (options !== undefined) checkWaitOptions(options, 'Event.waitSync');
+    if (options !== undefined) checkSyncWaitOptions(options, 'Event.waitSync');
     const w = this.words;
     const s = Atomics.load(w, STATE);
     if (s & FLAG) return true;

@@ -40,6 +40,7 @@ import {
   type SharedWords,
   type WaitOptions,
   allocateWords,
+  checkSyncWaitOptions,
   checkWaitOptions,
   deadlineOf,
   describeWords,
@@ -119,7 +120,7 @@ export class Lock extends Acquirable {
    * (ms) passes first. On the main thread this blocks the event loop.
    */
   acquireSync(options?: SyncWaitOptions): boolean {
-    if (options !== undefined) checkWaitOptions(options, 'Lock.acquireSync');
+    if (options !== undefined) checkSyncWaitOptions(options, 'Lock.acquireSync');
     if (futexTryLock(this.words, 0)) {
       this.words[OWNER] = currentThreadToken();
       return true;

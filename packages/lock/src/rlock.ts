@@ -37,6 +37,7 @@ import {
   type SharedWords,
   type WaitOptions,
   allocateWords,
+  checkSyncWaitOptions,
   checkWaitOptions,
   currentThreadToken,
   deadlineOf,
@@ -142,7 +143,7 @@ export class RLock extends Acquirable {
 
   /** Block until the lock is ours; `false` on timeout. */
   acquireSync(options?: SyncWaitOptions): boolean {
-    if (options !== undefined) checkWaitOptions(options, 'RLock.acquireSync');
+    if (options !== undefined) checkSyncWaitOptions(options, 'RLock.acquireSync');
     const token = currentThreadToken();
     if (this.takeFor(token)) return true;
     return this.took(robustLockSync(this.words, STATE, OWNER, deadlineOf(options?.timeout), threadEnded), token);

@@ -14,13 +14,17 @@
  *      brokers are made lazily, on first use.
  *   3. Resolve the target (function source, or `{ module, export }`
  *      imported; a module target's URL also comes in argv, so its import
- *      starts before the boot message is read) and revive the args.
+ *      starts before the boot message is read) and revive the args. While
+ *      the module is imported, Thread.start and Process.start refuse to run
+ *      (its top level would start children without end).
  *      A target busy in a loop never lets 'disconnect' be seen: the
  *      parent's watchdog (watchdog.ts) kills this child if the parent dies.
  *      Where the parent has none (`boot.watch`), a tiny watcher thread
  *      starts now, once the target is loaded (a thread starting alongside
  *      the import slows the import down), but before the target runs.
- *   4. Run the target, await it.
+ *   4. Run the target, await it. If the event loop empties while the target
+ *      (or its promise) is pending, nothing can settle it any more: that is
+ *      a failure ("the target's promise never settled"), as in a Thread.
  *   5. Success: flush batched queue puts and acknowledgements and wait for
  *      every broker to confirm (so what the child did is visible before its
  *      parent's join returns; a put the owner refused and no later put
@@ -29,6 +33,7 @@
  *      exit(1).
  */
 import { join } from 'node:path';
+import { rebuildFunction } from '@conc/core/source';
 import type { ChildBoot } from './process.js';
 import { serializeError } from './errors.js';
 
@@ -60,18 +65,41 @@ function load(url: string): Promise<unknown> {
   return import(url);
 }
 
+// While a module target is imported, its top level runs in this child: a
+// Thread.start() or Process.start() there would start children without end,
+// and is refused. The key and its shape are @conc/thread's (protocol.ts,
+// IMPORTING_TARGET), read through the global so that this bootstrap stays small.
+const IMPORTING_TARGET = Symbol.for('conc.importingTarget.v1');
+const importing: { in: 'process'; url: string; name?: string } = { in: 'process', url: '' };
+
+function loadTarget(url: string): Promise<unknown> {
+  const g = globalThis as Record<symbol, unknown>;
+  const what = Object.assign(importing, { url });
+  g[IMPORTING_TARGET] = what;
+  const clear = () => {
+    if (g[IMPORTING_TARGET] === what) g[IMPORTING_TARGET] = undefined;
+  };
+  let mod: Promise<unknown>;
+  try {
+    mod = load(url);
+  } catch (error) {
+    mod = Promise.reject(error);
+  }
+  mod.then(clear, clear);
+  return mod;
+}
+
 // The parent passes a module target's URL in argv: start importing it now.
-const early = process.argv[2] ? { url: process.argv[2], mod: load(process.argv[2]) } : undefined;
+const early = process.argv[2] ? { url: process.argv[2], mod: loadTarget(process.argv[2]) } : undefined;
 early?.mod.catch(() => {}); // reported when the target is resolved
 
 async function resolveTarget(target: ChildBoot['target']): Promise<(...args: unknown[]) => unknown> {
   if (target.kind === 'source') {
-    const sourceRequire = require('node:module').createRequire(`${process.cwd()}/`);
-    // eslint-disable-next-line no-new-func
-    return new Function('require', `return (${target.source});`)(sourceRequire);
+    // With the helpers compilers put in functions (`__name`, `using`'s): see @conc/core's source.ts.
+    return rebuildFunction(target.source, require('node:module').createRequire(`${process.cwd()}/`));
   }
   const url = target.url;
-  const mod = (await (url === early?.url ? early.mod : load(url))) as Record<string, unknown>;
+  const mod = (await (url === early?.url ? early.mod : loadTarget(url))) as Record<string, unknown>;
   const fn =
     target.export === 'default' && typeof mod.default !== 'function'
       ? (mod.default as any)?.default
@@ -88,12 +116,32 @@ async function resolveTarget(target: ChildBoot['target']): Promise<(...args: unk
 
 type Client = typeof import('./client.js');
 
+/** What the child waits for (see fail and 'beforeExit' below); undefined once it has an outcome. */
+let waitingFor: 'target' | 'promise' | undefined;
+
 async function run(boot: ChildBoot): Promise<void> {
   let client: Client | undefined;
   if (hasPrimitives(boot.args)) {
     client = require(join(__dirname, 'client.cjs')) as Client;
     client.startBridge(ppid);
   }
+  waitingFor = 'target';
+  // A target whose promise never settles: the child's event loop empties
+  // while it is pending. It fails as a Thread's does (@conc/thread's worker.ts).
+  process.on('beforeExit', () => {
+    if (waitingFor === undefined) return;
+    const why =
+      waitingFor === 'promise'
+        ? "the target's promise never settled"
+        : `the target (module ${boot.target.kind === 'module' ? boot.target.url : 'source'} or its args) never finished loading`;
+    void fail(
+      boot,
+      client,
+      new Error(
+        `Process ${boot.name} exited with code 1 before its target returned: ${why} (its event loop had nothing left to do while it was pending)`,
+      ),
+    );
+  });
   try {
     let fn: (...args: unknown[]) => unknown;
     let args: unknown;
@@ -103,27 +151,36 @@ async function run(boot: ChildBoot): Promise<void> {
       args = boot.args.v;
       if (boot.watch) startWatcher();
     }
+    waitingFor = 'promise';
     await fn(...(args as unknown[]));
+    waitingFor = undefined;
     if (client) await client.shutdownThread();
     process.exitCode = 0;
   } catch (error) {
-    const data = serializeError(error);
-    if (boot.target.kind === 'source' && data.name === 'ReferenceError') {
-      data.message +=
-        ' (a function target is sent to the process as source text and cannot see variables of the scope it was written in:' +
-        ' pass them in args, require/import them inside the function, or use { module, export })';
-    }
-    try {
-      if (client) await client.shutdownThread();
-    } catch {
-      // the parent may be gone, or this is a later queue error: the target's own error is the one to report
-    }
-    process.send!({ k: 'error', e: data }, () => process.exit(1));
+    await fail(boot, client, error);
   }
+}
+
+/** Report the target's error to the parent (after flushing queue traffic), then exit(1). */
+async function fail(boot: ChildBoot, client: Client | undefined, error: unknown): Promise<void> {
+  waitingFor = undefined;
+  const data = serializeError(error);
+  if (boot.target.kind === 'source' && data.name === 'ReferenceError') {
+    data.message +=
+      ' (a function target is sent to the process as source text and cannot see variables of the scope it was written in:' +
+      ' pass them in args, require/import them inside the function, or use { module, export })';
+  }
+  try {
+    if (client) await client.shutdownThread();
+  } catch {
+    // the parent may be gone, or this is a later queue error: the target's own error is the one to report
+  }
+  process.send!({ k: 'error', e: data }, () => process.exit(1));
 }
 
 process.on('disconnect', suicide);
 process.once('message', (boot: ChildBoot) => {
   process.channel?.unref();
+  importing.name = boot.name; // named in the error of a start() refused during the import
   void run(boot);
 });

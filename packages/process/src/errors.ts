@@ -8,6 +8,8 @@
  * named errors (QueueShutDown, BrokenBarrierError...) match `instanceof` by
  * name, so they still do.
  */
+import { inspect } from 'node:util';
+
 export interface SerializedError {
   name: string;
   message: string;
@@ -15,11 +17,36 @@ export interface SerializedError {
   code?: unknown;
 }
 
+/**
+ * Never throws, whatever was thrown: a value that is not an Error becomes an
+ * Error saying "a non-Error value was thrown: <the value, as util.inspect
+ * shows it>" (the same as @conc/thread's serializeError).
+ */
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
-    return { name: error.name, message: error.message, stack: error.stack, code: (error as any).code };
+    try {
+      const { name, message, stack } = error;
+      const code = (error as { code?: unknown }).code;
+      return {
+        name: typeof name === 'string' ? name : 'Error',
+        message: typeof message === 'string' ? message : describeThrown(message),
+        stack: typeof stack === 'string' ? stack : undefined,
+        code: typeof code === 'string' || typeof code === 'number' ? code : undefined,
+      };
+    } catch {
+      // a getter threw: describe it as any other value
+    }
   }
-  return { name: 'Error', message: `non-error thrown: ${String(error)}` };
+  return { name: 'Error', message: `a non-Error value was thrown: ${describeThrown(error)}` };
+}
+
+function describeThrown(value: unknown): string {
+  try {
+    const text = inspect(value, { depth: 2, breakLength: Number.POSITIVE_INFINITY });
+    return text.length > 500 ? `${text.slice(0, 500)}...` : text;
+  } catch {
+    return `a value of type ${typeof value}`;
+  }
 }
 
 export function reviveError(data: SerializedError): Error {

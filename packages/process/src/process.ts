@@ -45,7 +45,7 @@ import {
   remaining,
   throwIfAborted,
 } from '@conc/core';
-import { type SerializedError, type Target, reviveError, targetSpec } from '@conc/thread';
+import { type SerializedError, type Target, refuseWhileImportingTarget, reviveError, targetSpec } from '@conc/thread';
 import { installProcessSharer } from './broker.js';
 import { forgetChild, watchChild } from './watchdog.js';
 
@@ -152,6 +152,7 @@ export class Process<A extends unknown[] = any[]> {
         `Process.start: ${this.name} was already started (a process can only be started once)`,
       );
     }
+    refuseWhileImportingTarget('Process.start');
     checkCrossable(this.args, 'args');
     const encoded = encode(this.args, 'process', 'args');
     try {

@@ -71,11 +71,18 @@ export const MAX_PAYLOAD = 2 ** 28 - 1;
 export interface Ring {
   i32: Int32Array;
   u8: Uint8Array;
-  buf: Buffer;
+  /** A Node Buffer over the same bytes (typed by what is used, so the public .d.ts needs no @types/node). */
+  buf: RingBytes;
   /** bytes, a multiple of 4 */
   cap: number;
   /** the queue's shape table, as this thread knows it */
   shapes: Shapes;
+}
+
+/** The methods of Node's Buffer the codec uses on a ring. */
+export interface RingBytes extends Uint8Array {
+  write(s: string, offset: number, length: number, encoding: 'latin1' | 'utf16le'): number;
+  toString(encoding?: 'latin1' | 'utf16le', start?: number, end?: number): string;
 }
 
 /** An encoded item, ready to be written into a ring. */

@@ -123,6 +123,7 @@ import {
   type WaitOptions,
   type WaitResult,
   allocateWords,
+  checkSyncWaitOptions,
   checkWaitOptions,
   deadlineOf,
   describeWords,
@@ -287,13 +288,6 @@ function unlock(w: Int32Array, i: number): void {
 
 function pastDeadline(deadline: number): boolean {
   return deadline !== Number.POSITIVE_INFINITY && performance.now() >= deadline;
-}
-
-function checkSyncOptions(options: SyncWaitOptions | undefined, method: string): void {
-  checkWaitOptions(options, method);
-  if ((options as WaitOptions).signal !== undefined) {
-    throw new TypeError(`${method}: a blocking call cannot take a signal; use the async method`);
-  }
 }
 
 /**
@@ -637,7 +631,7 @@ export class Queue<T = unknown> {
    */
   putSync(item: T, options?: SyncWaitOptions): void {
     const method = this.names.putSync;
-    if (options !== undefined) checkSyncOptions(options, method);
+    if (options !== undefined) checkSyncWaitOptions(options, method);
     const rec = encodeItem(item, scratchRec, method, this.ring.shapes);
     this.checkSize(rec, method);
     const w = this.words;
@@ -764,7 +758,7 @@ export class Queue<T = unknown> {
    */
   getSync(options?: SyncWaitOptions): T {
     const w = this.words;
-    if (options !== undefined) checkSyncOptions(options, this.names.getSync);
+    if (options !== undefined) checkSyncWaitOptions(options, this.names.getSync);
     lockSync(w, GET_LOCK);
     const v = this.lockedGet();
     if (v === EMPTY || v === SHUT_EMPTY) return this.getSlowSync(v, options?.timeout);
@@ -968,7 +962,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * `true`, or `false` if `timeout` ms pass first. On the main thread this blocks the event loop.
    */
   joinSync(options?: SyncWaitOptions): boolean {
-    if (options !== undefined) checkSyncOptions(options, 'JoinableQueue.joinSync');
+    if (options !== undefined) checkSyncWaitOptions(options, 'JoinableQueue.joinSync');
     const w = this.words;
     if (Atomics.load(w, UNFINISHED) === 0) return true;
     const deadline = deadlineOf(options?.timeout);

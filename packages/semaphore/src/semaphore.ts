@@ -45,6 +45,7 @@ import {
   type SharedWords,
   type WaitOptions,
   allocateWords,
+  checkSyncWaitOptions,
   checkWaitOptions,
   deadlineOf,
   describeWords,
@@ -149,7 +150,7 @@ export class Semaphore extends Acquirable {
    * @throws RangeError for a negative or NaN timeout.
    */
   acquireSync(options?: SyncWaitOptions): boolean {
-    if (options !== undefined) checkWaitOptions(options, this.names.acquireSync);
+    if (options !== undefined) checkSyncWaitOptions(options, this.names.acquireSync);
     if (this.tryAcquire()) return true;
     const deadline = deadlineOf(options?.timeout);
     const w = this.words;

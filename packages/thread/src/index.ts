@@ -1,4 +1,14 @@
-export { Thread, type ModuleTarget, type Target, type ThreadOptions, targetSpec } from './thread.js';
+export {
+  type ExceptHook,
+  type ExceptHookArgs,
+  Thread,
+  type ModuleTarget,
+  type Target,
+  type ThreadOptions,
+  refuseWhileImportingTarget,
+  setExcepthook,
+  targetSpec,
+} from './thread.js';
 export { reviveError, serializeError, type SerializedError } from './protocol.js';
 export { sleep, sleepAsync } from './sleep.js';
 export { DataCloneError, ConcRuntimeError } from '@conc/core';

@@ -1,18 +1,21 @@
-import { sleepSync } from '@conc/core';
+import { checkSleep, sleepSync } from '@conc/core';
 import { setTimeout as delay } from 'node:timers/promises';
 
 /**
  * Block the calling thread for `ms` milliseconds, as Python's `time.sleep`
  * (which takes seconds). On the main thread this blocks the event loop.
+ * TypeError if `ms` is not a number, RangeError if it is negative or NaN.
  */
 export function sleep(ms: number): void {
   sleepSync(ms);
 }
 
-/** Wait `ms` milliseconds without blocking the thread. */
+/** Wait `ms` milliseconds without blocking the thread. Rejects as {@link sleep} throws on a bad `ms`. */
 export function sleepAsync(ms: number, options?: { signal?: AbortSignal }): Promise<void> {
-  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) {
-    return Promise.reject(new RangeError(`sleepAsync: ms must be a non-negative number, got ${String(ms)}`));
+  try {
+    checkSleep(ms, 'sleepAsync');
+  } catch (error) {
+    return Promise.reject(error);
   }
   return delay(ms, undefined, options);
 }

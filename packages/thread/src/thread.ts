@@ -8,7 +8,21 @@
  *   or waitAsync with a ref'd timer), then read the outcome with
  *   receiveMessageOnPort, so joinSync works while the event loop is blocked.
  *   If the worker dies without reporting (crash, process.exit in the target),
- *   its own exit hook or the parent's 'exit' listener sets DIED.
+ *   its own exit hook or the parent's 'exit' listener sets DIED. A target
+ *   whose promise never settles (the worker's event loop empties while it is
+ *   pending) is reported as FAILED by the bootstrap ('beforeExit').
+ *
+ * Errors nobody joins (Python's threading.excepthook): each join / joinSync
+ *   counts itself in the status words (JOINERS) while it waits. A failing
+ *   bootstrap with no joiner prints "Exception in thread NAME:" and the stack
+ *   itself, at once, unless this realm has a hook of its own (hookWord, set
+ *   by setExcepthook); then the port's 'message' listener (unref'd) calls the
+ *   hook, if still nobody joins. join rejects with the error either way.
+ *
+ * Bootstrapping: while a bootstrap imports a module target, a global flag
+ *   (protocol.ts, IMPORTING_TARGET) makes start() throw: the module's top
+ *   level runs in every thread that imports it, and would start threads
+ *   without end.
  *
  * Targets cross the thread boundary in one of two ways:
  *   - a function is sent as its source text and rebuilt in the worker: it must
@@ -26,6 +40,7 @@ import {
   DataCloneError,
   type WaitOptions,
   allocateWords,
+  checkSyncWaitOptions,
   checkWaitOptions,
   deadlineOf,
   decode,
@@ -39,7 +54,20 @@ import {
   waitAsync,
   waitSync,
 } from '@conc/core';
-import { type BootData, DIED, DONE, type Outcome, RUNNING, type TargetSpec, reviveError } from './protocol.js';
+import {
+  type BootData,
+  DIED,
+  DONE,
+  IMPORTING_TARGET,
+  type ImportingTarget,
+  JOINERS,
+  type Outcome,
+  RUNNING,
+  STATUS_WORDS,
+  type TargetSpec,
+  exceptionText,
+  reviveError,
+} from './protocol.js';
 
 /** A function exported by a module, loaded in the new thread (or process). */
 export interface ModuleTarget {
@@ -124,6 +152,90 @@ function moduleUrl(module: unknown, who: string): string {
 }
 
 /**
+ * Throw if this thread (or child process) is importing a module target right
+ * now: `who` (`Thread.start`, `Process.start`) was called by that module's top
+ * level (or a module it imports), which runs again in every thread and child
+ * that imports it. Starting from there would start threads without end
+ * (Python's "bootstrapping phase" error). A target that starts threads when
+ * it is called is fine: the import is over by then.
+ */
+export function refuseWhileImportingTarget(who: string): void {
+  const importing = (globalThis as Record<symbol, unknown>)[IMPORTING_TARGET] as ImportingTarget | undefined;
+  if (!importing) return;
+  const target =
+    importing.in === 'thread'
+      ? `thread "${importing.name}"`
+      : `a child process${importing.name ? ` (Process "${importing.name}")` : ''}`;
+  const what = who.startsWith('Process') ? 'a process' : 'a thread';
+  const guard =
+    importing.in === 'thread'
+      ? "wrap it in `if (isMainThread) { ... }` (import { isMainThread } from 'node:worker_threads')"
+      : "wrap it in `if (process.argv[1] === fileURLToPath(import.meta.url)) { ... }` (true only in the entry file of the main process; import { fileURLToPath } from 'node:url')";
+  throw new ConcRuntimeError(
+    `${who}: called while module ${importing.url} is being imported as the target of ${target}, to start ${what}. ` +
+      'A module target is imported again in every thread and child process that runs it, so its top-level code runs there too, ' +
+      'and starting threads or processes from it would start them without end. ' +
+      `Guard the module's main code: ${guard}, or move it into an exported function (e.g. main()) that only the entry file calls.`,
+  );
+}
+
+/** What an excepthook receives, as Python's `threading.ExceptHookArgs`. */
+export interface ExceptHookArgs {
+  /** The error's name: `'RangeError'`, `'ValidationError'`... (Python's `exc_type`). */
+  excType: string;
+  /** The error, as `join` would reject with it (name, message and stack kept). */
+  excValue: Error;
+  /** The thread whose target threw. */
+  thread: Thread;
+}
+
+/** Called with an error thrown in a thread that nobody is joining. */
+export type ExceptHook = (args: ExceptHookArgs) => void;
+
+// This realm's hook (undefined: the default, which the thread itself prints
+// with; see worker.ts), and a word telling this realm's threads whether it
+// has one of its own.
+let excepthook: ExceptHook | undefined;
+const hookWord = new Int32Array(new SharedArrayBuffer(4));
+
+function defaultExcepthook(args: ExceptHookArgs): void {
+  process.stderr.write(exceptionText(args.thread.name, args.excValue));
+}
+
+/**
+ * Replace what happens to an error thrown in a thread that nobody is joining
+ * when it arrives (Python's `threading.excepthook = fn`). By default it is
+ * printed to stderr at once, `Exception in thread NAME:` and its stack, by the
+ * thread itself (so even while this thread is blocked). A hook of your own
+ * runs in this thread, on its event loop, with `{ excType, excValue, thread }`;
+ * an error it throws is printed. `null` or `undefined` restores the default.
+ * Threads started from this thread are concerned (each thread has its own
+ * hook, as each has its own module instances). Either way `join` still
+ * rejects with the error, and the process's exit code does not change (as in
+ * Python). An error that arrives while a `join` / `joinSync` waits is that
+ * call's, and is not passed to the hook.
+ */
+export function setExcepthook(fn: ExceptHook | null | undefined): void {
+  if (fn !== null && fn !== undefined && typeof fn !== 'function') {
+    throw new TypeError(`setExcepthook: fn must be a function, null or undefined, got ${typeof fn}`);
+  }
+  excepthook = fn ?? undefined;
+  Atomics.store(hookWord, 0, excepthook ? 1 : 0);
+}
+
+function callExcepthook(thread: Thread, error: Error): void {
+  const hook = excepthook ?? defaultExcepthook;
+  try {
+    hook({ excType: error.name, excValue: error, thread });
+  } catch (hookError) {
+    const e = hookError instanceof Error ? hookError : new Error(String(hookError));
+    process.stderr.write(
+      `Exception in the excepthook, handling an error of thread ${thread.name}:\n${e.stack ?? `${e.name}: ${e.message}`}\n`,
+    );
+  }
+}
+
+/**
  * A thread of control running in a worker thread, as Python's `threading.Thread`.
  *
  * @example
@@ -145,6 +257,8 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
   private port: MessagePort | undefined;
   private outcome: Outcome | undefined;
   private death: Error | undefined;
+  /** join / joinSync calls waiting now (also in the status words, for the thread to see). */
+  private joining = 0;
   /** Settles on the Worker's 'exit' event, which carries why a thread died. */
   private exited: Promise<void> | undefined;
   private _result: Awaited<R> | undefined;
@@ -187,12 +301,17 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     return this._result;
   }
 
-  /** Start the thread. Throws if called twice, or if an argument cannot be sent. */
+  /**
+   * Start the thread. Throws if called twice, if an argument cannot be sent,
+   * or if called while a module is being imported as a thread's or child's
+   * target (its top level runs there again; see the package README).
+   */
   start(): this {
     if (this.worker)
       throw new ConcRuntimeError(`Thread.start: ${this.name} was already started (threads can only be started once)`);
+    refuseWhileImportingTarget('Thread.start');
     const encoded = encode(this.args, 'thread', 'args');
-    const status = allocateWords(2); // [0] state, [1] exit code if the thread died
+    const status = allocateWords(STATUS_WORDS); // see protocol.ts
     const { port1, port2 } = new MessageChannel();
     const watch = prepareThreadWatch();
     const boot: BootData = {
@@ -200,6 +319,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
       args: encoded,
       name: this.name,
       status: describeWords(status),
+      hook: hookWord,
       port: port2,
       directOutput: this.directOutput,
       liveness: watch.boot,
@@ -226,7 +346,18 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     });
     this.status = status;
     this.port = port1;
+    // The outcome, as soon as it arrives (joinSync takes it with
+    // receiveMessageOnPort first if it is waiting). Unref'd: it must not keep
+    // the process alive. A failure nobody joins and the thread did not print
+    // goes to this realm's excepthook.
+    port1.on('message', (outcome: Outcome) => {
+      this.outcome ??= outcome;
+      if (!outcome.ok && !outcome.printed && this.joining === 0) callExcepthook(this, reviveError(outcome.error));
+    });
+    port1.unref();
     worker.on('error', (error) => {
+      // Uncaught outside the target's promise (a stray timer's throw): the worker is dying.
+      if (!this.death && !this.outcome && this.joining === 0) callExcepthook(this, error);
       this.death ??= error;
     });
     let onExit!: () => void;
@@ -260,10 +391,17 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     const deadline = deadlineOf(options?.timeout);
     const signal = options?.signal;
     throwIfAborted(signal);
-    while (Atomics.load(status, 0) === RUNNING) {
-      const r = await waitAsync(status, 0, RUNNING, deadline, signal);
-      throwIfAborted(signal);
-      if (r === 'timed-out') return false;
+    if (Atomics.load(status, 0) === RUNNING) {
+      this.enterJoin(status);
+      try {
+        while (Atomics.load(status, 0) === RUNNING) {
+          const r = await waitAsync(status, 0, RUNNING, deadline, signal);
+          throwIfAborted(signal);
+          if (r === 'timed-out') return false;
+        }
+      } finally {
+        this.leaveJoin(status);
+      }
     }
     const outcome = this.takeOutcome();
     if (!outcome && this.exited) {
@@ -280,15 +418,33 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
 
   /** Block the calling thread until this thread ends; `false` on timeout; throws the target's error. */
   joinSync(options?: Omit<WaitOptions, 'signal'>): boolean {
-    checkWaitOptions(options, 'Thread.joinSync');
+    checkSyncWaitOptions(options, 'Thread.joinSync');
     const status = this.checkJoin('joinSync');
     const deadline = deadlineOf(options?.timeout);
-    while (Atomics.load(status, 0) === RUNNING) {
-      if (waitSync(status, 0, RUNNING, deadline) === 'timed-out') return false;
+    if (Atomics.load(status, 0) === RUNNING) {
+      this.enterJoin(status);
+      try {
+        while (Atomics.load(status, 0) === RUNNING) {
+          if (waitSync(status, 0, RUNNING, deadline) === 'timed-out') return false;
+        }
+      } finally {
+        this.leaveJoin(status);
+      }
     }
     const outcome = this.takeOutcome();
     if (outcome?.ok) this._result = decodeSync(outcome.value as Encoded) as Awaited<R>;
     return this.settle(outcome);
+  }
+
+  /** A join starts waiting: an error arriving now is its to report, not the excepthook's. */
+  private enterJoin(status: Int32Array): void {
+    this.joining++;
+    Atomics.add(status, JOINERS, 1);
+  }
+
+  private leaveJoin(status: Int32Array): void {
+    this.joining--;
+    Atomics.sub(status, JOINERS, 1);
   }
 
   private takeOutcome(): Outcome | undefined {

@@ -5,6 +5,10 @@
  * Order matters for the parent's joinSync: the outcome is posted on the
  * private port first, then the status word is set and notified, so a parent
  * woken by the status always finds the outcome waiting on the port.
+ *
+ * A failure nobody is joining (status word JOINERS is 0) is printed here, at
+ * once, as Python's threading.excepthook does, unless the parent's realm has
+ * a hook of its own (boot.hook): then the parent calls it (thread.ts).
  */
 import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,7 +23,19 @@ import {
   sleepSync,
   wordsView,
 } from '@conc/core';
-import { type BootData, DIED, DONE, FAILED, RUNNING, type TargetSpec, serializeError } from './protocol.js';
+import { rebuildFunction } from '@conc/core/source';
+import {
+  type BootData,
+  DIED,
+  DONE,
+  FAILED,
+  JOINERS,
+  RUNNING,
+  type TargetSpec,
+  exceptionText,
+  importingTarget,
+  serializeError,
+} from './protocol.js';
 
 const boot = workerData as BootData;
 const status = wordsView(boot.status);
@@ -68,17 +84,16 @@ process.on('exit', (code) => {
 });
 
 const sourceRequire = createRequire(`${process.cwd()}/`);
-const keepName = <T extends object>(fn: T, name: string): T =>
-  Object.defineProperty(fn, 'name', { value: name, configurable: true });
 
 async function resolveTarget(target: TargetSpec): Promise<(...args: unknown[]) => unknown> {
   if (target.kind === 'source') {
-    // eslint-disable-next-line no-new-func
-    // `__name` is the helper esbuild (tsx, tsup with keepNames) puts inside
-    // compiled functions; give the rebuilt source one so such targets run.
-    return new Function('require', '__name', `return (${target.source});`)(sourceRequire, keepName);
+    // With the helpers compilers put in functions (`__name`, `using`'s): see @conc/core's source.ts.
+    return rebuildFunction(target.source, sourceRequire);
   }
-  const mod = (await loadModule(target.url)) as Record<string, unknown>;
+  // Its top level runs now, in this thread: a start() there is refused (see refuseWhileImportingTarget).
+  const mod = (await importingTarget({ in: 'thread', url: target.url, name: boot.name }, () =>
+    loadModule(target.url),
+  )) as Record<string, unknown>;
   const fn =
     target.export === 'default' && typeof mod.default !== 'function'
       ? (mod.default as any)?.default
@@ -93,10 +108,51 @@ async function resolveTarget(target: TargetSpec): Promise<(...args: unknown[]) =
   return fn as (...args: unknown[]) => unknown;
 }
 
+/**
+ * What the bootstrap is waiting for: the target (module import, args), then
+ * the target's promise; undefined once the outcome is reported. If the
+ * thread's event loop empties while it waits, nothing can settle it any more.
+ */
+let waitingFor: 'target' | 'promise' | undefined = 'target';
+
+function fail(error: unknown): void {
+  waitingFor = undefined;
+  const data = serializeError(error);
+  if (boot.target.kind === 'source' && data.name === 'ReferenceError') {
+    data.message +=
+      ' (a function target is sent to the thread as source text and cannot see variables of the scope it was written in:' +
+      ' pass them in args, require/import them inside the function, or use { module, export })';
+  }
+  // Nobody joins and the parent has no hook of its own: print it now, from
+  // this thread (Python's threading.excepthook), even if the parent is blocked.
+  const printed = Atomics.load(status, JOINERS) === 0 && Atomics.load(boot.hook, 0) === 0;
+  if (printed) process.stderr.write(exceptionText(boot.name, data));
+  boot.port.postMessage({ ok: false, error: data, printed });
+  finish(FAILED);
+}
+
+// A target whose promise never settles: the thread's event loop empties while
+// it is pending. The thread ends, and join rejects saying why (a Process's
+// child does the same, see @conc/process's child.ts).
+process.on('beforeExit', () => {
+  if (waitingFor === undefined) return;
+  const why =
+    waitingFor === 'promise'
+      ? "the target's promise never settled"
+      : `the target (module ${boot.target.kind === 'module' ? boot.target.url : 'source'} or its args) never finished loading`;
+  fail(
+    new Error(
+      `Thread ${boot.name} exited with code ${process.exitCode ?? 0} before its target returned: ${why} (its event loop had nothing left to do while it was pending)`,
+    ),
+  );
+});
+
 async function main(): Promise<void> {
   try {
     const [fn, args] = await Promise.all([resolveTarget(boot.target), decode(boot.args)]);
+    waitingFor = 'promise';
     const value = await fn(...(args as unknown[]));
+    waitingFor = undefined;
     let encoded: Encoded | undefined;
     try {
       encoded = encode(value, 'thread', 'result');
@@ -109,14 +165,7 @@ async function main(): Promise<void> {
     }
     finish(DONE);
   } catch (error) {
-    const data = serializeError(error);
-    if (boot.target.kind === 'source' && data.name === 'ReferenceError') {
-      data.message +=
-        ' (a function target is sent to the thread as source text and cannot see variables of the scope it was written in:' +
-        ' pass them in args, require/import them inside the function, or use { module, export })';
-    }
-    boot.port.postMessage({ ok: false, error: data });
-    finish(FAILED);
+    fail(error);
   }
 }
 

@@ -63,7 +63,7 @@ describe('errors thrown by the target', () => {
         throw 'just a string';
       },
     }).start();
-    await expect(t.join({ timeout: 10_000 })).rejects.toThrow('non-error thrown: just a string');
+    await expect(t.join({ timeout: 10_000 })).rejects.toThrow("a non-Error value was thrown: 'just a string'");
   }, 15_000);
 
   it('a ReferenceError from a function target carries the hint about source text', async () => {

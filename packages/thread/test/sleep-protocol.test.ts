@@ -22,6 +22,8 @@ describe('sleep', () => {
     expect(ticks).toBeGreaterThan(0); // the event loop kept running
     await expect(sleepAsync(-1)).rejects.toThrow(RangeError);
     await expect(sleepAsync(Number.NaN)).rejects.toThrow(RangeError);
+    await expect(sleepAsync('10' as unknown as number)).rejects.toThrow(TypeError);
+    expect(() => sleep(null as unknown as number)).toThrow(/sleep: ms must be a number/);
     const ac = new AbortController();
     const p = sleepAsync(10_000, { signal: ac.signal });
     ac.abort();
@@ -55,6 +57,6 @@ describe('error serialization between threads', () => {
   it('turns a thrown non-Error into an Error that says what was thrown', () => {
     const back = reviveError(serializeError(42));
     expect(back).toBeInstanceOf(Error);
-    expect(back.message).toBe('non-error thrown: 42');
+    expect(back.message).toBe('a non-Error value was thrown: 42');
   });
 });
