@@ -7,12 +7,22 @@
  * is one (TypeError, RangeError...), else an Error whose `name` is kept: conc's
  * named errors (QueueShutDown, BrokenBarrierError...) match `instanceof` by
  * name, so they still do.
+ *
+ * Two directions, two rules. A child reports its target's error to its
+ * parent with the stack (`serializeError`: the parent's `join` rethrows it,
+ * as a Thread's). A broker answers a peer with `peerError`: the error's
+ * name, message, code and own scalar properties (QueueShutDown's `dropped`,
+ * say), never its stack, whose paths and frames are the owner's internals
+ * (Python's manager sends a remote error's formatted traceback; conc's rule
+ * is to send peers none). The caller's own stack is the one it sees.
  */
 export interface SerializedError {
   name: string;
   message: string;
   stack?: string;
   code?: unknown;
+  /** Own enumerable properties whose values are scalars (peerError). */
+  props?: Record<string, string | number | boolean | bigint | null>;
 }
 
 export function serializeError(error: unknown): SerializedError {
@@ -20,6 +30,25 @@ export function serializeError(error: unknown): SerializedError {
     return { name: error.name, message: error.message, stack: error.stack, code: (error as any).code };
   }
   return { name: 'Error', message: `non-error thrown: ${String(error)}` };
+}
+
+/** An error as a broker sends it to a peer: no stack, nothing but scalars. */
+export function peerError(error: unknown): SerializedError {
+  if (!(error instanceof Error)) return { name: 'Error', message: `non-error thrown: ${String(error)}` };
+  const out: SerializedError = { name: String(error.name), message: String(error.message) };
+  const code = (error as any).code;
+  if (code !== undefined && (typeof code === 'string' || typeof code === 'number')) out.code = code;
+  let props: SerializedError['props'];
+  for (const key of Object.keys(error)) {
+    if (key === 'name' || key === 'message' || key === 'stack' || key === 'code') continue;
+    const v = (error as any)[key];
+    const type = typeof v;
+    if (v === null || type === 'string' || type === 'number' || type === 'boolean' || type === 'bigint') {
+      (props ??= {})[key] = v;
+    }
+  }
+  if (props) out.props = props;
+  return out;
 }
 
 export function reviveError(data: SerializedError): Error {
@@ -33,6 +62,12 @@ export function reviveError(data: SerializedError): Error {
     Object.defineProperty(error, 'name', { value: data.name, configurable: true, writable: true });
   if (data.stack !== undefined) error.stack = data.stack;
   if (data.code !== undefined) (error as any).code = data.code;
+  if (data.props) {
+    for (const [k, v] of Object.entries(data.props)) {
+      if (!(k in error))
+        Object.defineProperty(error, k, { value: v, enumerable: true, configurable: true, writable: true });
+    }
+  }
   return error;
 }
 

@@ -73,7 +73,7 @@ describe('a parent that dies leaves nothing behind', () => {
     await until(() => leftBy(pid).length === 0, 5000, `nothing of ${pid} left in ${tmpdir()}`);
   }, 30_000);
 
-  it("a starting broker removes what owners that are gone left (their watchdog was killed too), and only theirs", () => {
+  it('a starting broker removes what owners that are gone left (their watchdog was killed too), and only theirs', () => {
     const dead = spawnSync(process.execPath, ['-e', '']).pid; // exited: its pid is not running
     const staleSocket = join(tmpdir(), `conc-${dead}-0-0123abcd.sock`); // the layout of earlier versions
     writeFileSync(staleSocket, '');

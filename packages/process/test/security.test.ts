@@ -130,6 +130,17 @@ describe('only the owner and its children reach its primitives', () => {
     lock.release();
   }, 60_000);
 
+  it("a child passes its key on: a grandchild handed the owner's queue, directly or from the child's Thread, is served", async () => {
+    const q = new Queue<string>();
+    const p = new Process({ target: { module: raw, export: 'passOn' }, args: [q, 50] }).start();
+    await finish(p, 40_000);
+    expect(p.exitCode).toBe(0);
+    const got: string[] = [];
+    while (q.qsize() > 0) got.push(q.getNowait());
+    const expected = ['grandchild', 'fromThread'].flatMap((who) => Array.from({ length: 50 }, (_, i) => `${who}:${i}`));
+    expect(got.sort()).toEqual(expected.sort());
+  }, 60_000);
+
   it('the socket lives in a private directory (0700) and is itself 0600, whatever the umask', () => {
     const r = spawnSync(
       process.execPath,
@@ -159,7 +170,8 @@ describe('only the owner and its children reach its primitives', () => {
              }
              found.push(entry);
            }
-           if (found.some((e) => e.inner.some((i) => i.socket))) break;
+           // (the broker restricts the socket right after it listens; the directory guards it meanwhile)
+           if (found.some((e) => e.inner.some((i) => i.socket && i.mode === 0o600))) break;
            await new Promise((r) => setTimeout(r, 20));
          }
          console.log(JSON.stringify(found));`,
