@@ -51,17 +51,43 @@
  *   - A malformed or unknown request gets an error reply and the connection
  *     keeps being served; a frame with an absurd length closes only that
  *     connection.
+ *
+ * The connection layer (who gets in, how much it may send, what it may ask):
+ *   - Admission: the first frame must be a key registered by the owner for
+ *     one of its children (broker.ts), exactly KEY_BYTES long, compared
+ *     with crypto.timingSafeEqual against every live key. Until then at
+ *     most that one frame is buffered and nothing is parsed; a wrong or
+ *     missing key, a first frame of another length, or no key within 5 s
+ *     closes the connection without a word. Once admitted, an empty frame
+ *     says so.
+ *   - Size: a request frame is capped (wire.ts requestCap: a few MiB, or
+ *     room for the largest item a queue served here can hold); a larger
+ *     announced length closes the connection as soon as its 4 bytes are in.
+ *     Bytes are buffered as a list of chunks (linear, whatever the size).
+ *   - Fairness: a connection gets a bounded turn (FRAMES_PER_TURN frames or
+ *     BYTES_PER_TURN bytes of bodies); what is left waits for the next
+ *     turn of the event loop with the socket paused, so other connections
+ *     are read in between. A connection that does not read its replies
+ *     (more than WRITE_HIGH bytes queued) is not read either until they
+ *     drain.
+ *   - Only the public API: a call or property read names a method or getter
+ *     of its class's allow-list (remote.ts), the queue requests go to queues
+ *     only; anything else gets a TypeError reply and has no effect.
+ *   - Error replies carry the error's name, message, code and own scalar
+ *     properties, never its stack (errors.ts peerError).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { timingSafeEqual } from 'node:crypto';
+import { chmodSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { type Encoded, decode, encode, setProcessSharer, setThreadTokenSource } from '@conc/core';
-import { serializeError } from './errors.js';
-import { describeForChild, isOwnedLock, ruleOf } from './remote.js';
-import { FrameReader, FrameWriter } from './wire.js';
+import { peerError } from './errors.js';
+import { describeForChild, isOwnedLock, isPublicGetter, isPublicMethod, ruleOf } from './remote.js';
+import { AUTH_LENGTH, FrameReader, FrameWriter, KEY_BYTES, requestCap } from './wire.js';
 
 const { socket: socketPath, port } = workerData as { socket: string; port: MessagePort };
 
@@ -77,7 +103,31 @@ interface Rec {
 }
 const objects = new Map<number, Rec | Promise<Rec>>();
 
-function register(msg: { id: number; tag: string; marker: unknown }): void {
+/** The keys of the owner's live children (broker.ts keysForChild). */
+const keys: Buffer[] = [];
+/** The largest byteCapacity of a queue served here: requests up to requestCap(it) are accepted. */
+let largestQueue = 0;
+
+function noteCapacity(cap: unknown): void {
+  if (typeof cap === 'number' && cap > largestQueue) largestQueue = cap;
+}
+
+/** A message from the owner's thread: a registration, a new key, or a key to forget. */
+function fromOwner(msg: any): void {
+  if (typeof msg?.key === 'string') keys.push(Buffer.from(msg.key, 'hex'));
+  else if (typeof msg?.revoke === 'string') {
+    const gone = Buffer.from(msg.revoke, 'hex');
+    const i = keys.findIndex((k) => k.equals(gone));
+    if (i >= 0) keys.splice(i, 1);
+  } else register(msg);
+}
+
+function drainOwner(): void {
+  for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) fromOwner(m.message);
+}
+
+function register(msg: { id: number; tag: string; marker: unknown; cap?: number }): void {
+  noteCapacity(msg.cap);
   const p = decode(msg.marker as Encoded).then(
     (obj) => {
       const rec = { id: msg.id, obj, tag: msg.tag };
@@ -92,13 +142,13 @@ function register(msg: { id: number; tag: string; marker: unknown }): void {
   p.catch(() => {});
   objects.set(msg.id, p);
 }
-port.on('message', register);
+port.on('message', fromOwner);
 
 function lookup(id: unknown): Rec | Promise<Rec> | undefined {
   if (typeof id !== 'number') return undefined;
   let r = objects.get(id);
   if (r === undefined) {
-    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) register(m.message);
+    drainOwner();
     r = objects.get(id);
   }
   return r;
@@ -112,12 +162,14 @@ let nextLocal = LOCAL_IDS;
 setProcessSharer((value, entry) => {
   const obj = value as object;
   let id = localIds.get(obj);
+  const info = describeForChild(entry.tag, obj);
   if (id === undefined) {
     id = ++nextLocal;
     localIds.set(obj, id);
     objects.set(id, { id, obj, tag: entry.tag });
+    noteCapacity(info?.byteCapacity);
   }
-  return { bridge: bridgeUrl, socket: socketPath, id, tag: entry.tag, info: describeForChild(entry.tag, obj) };
+  return { bridge: bridgeUrl, socket: socketPath, id, tag: entry.tag, info };
 });
 
 // The identity of a primitive's state (two revived objects over the same words are one primitive).
@@ -140,10 +192,31 @@ let nextToken = 0;
 
 function errorBody(error: unknown): Buffer {
   const n = (error as { dropped?: unknown })?.dropped;
-  return serialize(
-    typeof n === 'number' ? { ok: false, e: serializeError(error), n } : { ok: false, e: serializeError(error) },
-  );
+  return serialize(typeof n === 'number' ? { ok: false, e: peerError(error), n } : { ok: false, e: peerError(error) });
 }
+
+/** Is `presented` the key of one of the owner's children? (every key compared, in constant time each) */
+function admits(presented: Buffer): boolean {
+  if (presented.length !== KEY_BYTES) return false;
+  let found = false;
+  for (const k of keys) if (timingSafeEqual(k, presented)) found = true;
+  if (!found) {
+    drainOwner(); // a key registered just before its child's boot message went out
+    for (const k of keys) if (timingSafeEqual(k, presented)) found = true;
+  }
+  return found;
+}
+
+/** The largest request frame accepted now (drains the owner's registrations first if `len` is above it). */
+function maxRequest(len: number): number {
+  if (len > requestCap(largestQueue)) drainOwner();
+  return requestCap(largestQueue);
+}
+
+const AUTH_TIMEOUT_MS = 5000;
+const FRAMES_PER_TURN = 256;
+const BYTES_PER_TURN = 1024 * 1024;
+const WRITE_HIGH = 16 * 1024 * 1024;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -161,7 +234,13 @@ interface Frame {
 
 class Conn {
   private readonly writer: FrameWriter;
-  private readonly reader = new FrameReader();
+  private admitted = false;
+  /** Before admission only the key's frame is accepted; then requests up to the cap. */
+  private readonly reader = new FrameReader((len) => (this.admitted ? maxRequest(len) : AUTH_LENGTH));
+  /** A turn's budget ran out with frames left: the rest is handled at setImmediate, the socket paused. */
+  private backlogged = false;
+  /** More than WRITE_HIGH bytes of replies unread by the peer: not read until they drain. */
+  private writeFull = false;
   private readonly tokens = new Map<number, number>();
   private readonly pending = new Map<number, AbortController>();
   private readonly inflightCalls = new Set<Promise<unknown>>();
@@ -182,22 +261,82 @@ class Conn {
   /** Connection-wide: requests waiting for an object to be revived. */
   private backlog: Frame[] | null = null;
 
-  constructor(socket: Socket) {
+  constructor(private readonly socket: Socket) {
     this.writer = new FrameWriter(socket);
+    const timer = setTimeout(() => {
+      if (!this.admitted) socket.destroy();
+    }, AUTH_TIMEOUT_MS);
+    timer.unref();
     socket.on('data', (chunk) => {
       try {
-        this.reader.push(chunk, (c, t, body) => this.receive(c, t, body));
-      } catch (error) {
-        socket.destroy(error as Error);
+        this.reader.add(chunk);
+      } catch {
+        socket.destroy(); // an announced length out of bounds: nothing of it is buffered
+        return;
       }
+      if (!this.backlogged) this.turn();
+    });
+    socket.on('drain', () => {
+      this.writeFull = false;
+      this.flow();
     });
     socket.on('error', () => {});
-    socket.on('close', () => this.onClose());
+    socket.on('close', () => {
+      clearTimeout(timer);
+      this.onClose();
+    });
+  }
+
+  /** Handle buffered frames, within this turn's budget. */
+  private turn = (): void => {
+    this.backlogged = false;
+    let frames = 0;
+    let bytes = 0;
+    for (;;) {
+      if (this.socket.destroyed) return;
+      let f: ReturnType<FrameReader['next']>;
+      try {
+        f = this.reader.next();
+      } catch {
+        this.socket.destroy();
+        return;
+      }
+      if (!f) break;
+      if (!this.admitted) {
+        if (f.c !== 0 || f.t !== 0 || !admits(f.body)) {
+          this.socket.destroy();
+          return;
+        }
+        this.admitted = true;
+        this.writer.send(0, 0, new Uint8Array(0));
+        continue;
+      }
+      this.receive(f.c, f.t, f.body);
+      frames += 1;
+      bytes += f.body.length;
+      if (frames >= FRAMES_PER_TURN || bytes >= BYTES_PER_TURN) {
+        this.backlogged = true;
+        setImmediate(this.turn);
+        break;
+      }
+    }
+    this.flow();
+  };
+
+  /** Read from the socket only while this connection is neither backlogged nor behind on its replies. */
+  private flow(): void {
+    if (this.socket.destroyed) return;
+    if (this.backlogged || this.writeFull) this.socket.pause();
+    else this.socket.resume();
   }
 
   private send(c: number, body: Uint8Array): void {
     if (this.closed || c === 0) return;
     this.writer.send(c, 0, body);
+    if (!this.writeFull && this.socket.writableLength > WRITE_HIGH) {
+      this.writeFull = true;
+      this.flow();
+    }
   }
 
   private replyError(c: number, error: unknown): void {
@@ -326,6 +465,11 @@ class Conn {
   private dispatch(f: Frame, rec: Rec): void {
     const { c, t, msg } = f;
     const { obj } = rec;
+    const api = ruleOf(rec.tag);
+    const cls = rec.tag.replace(/^conc\./, '');
+    if (msg.k !== 'call' && !api.queue) {
+      throw new TypeError(`conc broker: ${cls} is not a queue (request ${msg.k} refused)`);
+    }
     if (msg.k === 'putMany') {
       this.putMany(c, t, rec, msg.items);
       return;
@@ -343,18 +487,26 @@ class Conn {
     let name: string = msg.m;
     if (typeof name !== 'string') throw new TypeError('conc broker: call without a method name');
     if (msg.g === 1) {
-      if (!(name in obj)) throw new TypeError(`conc broker: ${rec.tag} has no property ${name}`);
+      if (!isPublicGetter(api, name)) {
+        throw new TypeError(
+          `conc broker: ${cls}.${name} is not a property of ${cls}'s public API (a process can read only those)`,
+        );
+      }
       this.replyValue(
         c,
         als.run(token, () => obj[name]),
       );
       return;
     }
-    if (name.endsWith('Sync') && typeof obj[name.slice(0, -4)] === 'function') name = name.slice(0, -4);
-    const fn = obj[name];
-    if (typeof fn !== 'function' || name === 'constructor') {
-      throw new TypeError(`conc broker: ${rec.tag.replace(/^conc\./, '')} has no method ${msg.m}`);
+    if (!isPublicMethod(api, name)) {
+      throw new TypeError(
+        `conc broker: ${cls} has no method ${name} in its public API (a process can call only those)`,
+      );
     }
+    // A child's xSync runs as the async x here (this thread never blocks).
+    if (name.endsWith('Sync') && isPublicMethod(api, name.slice(0, -4))) name = name.slice(0, -4);
+    const fn = obj[name];
+    if (typeof fn !== 'function') throw new TypeError(`conc broker: ${cls} has no method ${name}`);
     const args: unknown[] = Array.isArray(msg.a) ? msg.a : [];
     let ac: AbortController | undefined;
     if (typeof msg.s === 'number' && msg.s >= 0 && msg.s < 16) {
@@ -640,4 +792,11 @@ const server = createServer((socket) => new Conn(socket));
 server.on('error', (error) => {
   process.stderr.write(`conc broker: ${error.message}\n`);
 });
-server.listen(socketPath);
+// The directory is 0700 already (broker.ts); the socket itself is made 0600 too.
+server.listen(socketPath, () => {
+  try {
+    chmodSync(socketPath, 0o600);
+  } catch (error) {
+    process.stderr.write(`conc broker: cannot restrict ${socketPath}: ${(error as Error).message}\n`);
+  }
+});

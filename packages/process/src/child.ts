@@ -11,7 +11,8 @@
  *      (the reviver, with @conc/core) and start the bridge thread
  *      (client-worker.cjs) first, so that its start overlaps the target's
  *      import; it also watches for the parent's death. Connections to
- *      brokers are made lazily, on first use.
+ *      brokers are made lazily, on first use, each opening with the key
+ *      the boot message holds for that broker (kept in this process only).
  *   3. Resolve the target (function source, or `{ module, export }`
  *      imported; a module target's URL also comes in argv, so its import
  *      starts before the boot message is read) and revive the args. While
@@ -121,9 +122,13 @@ let waitingFor: 'target' | 'promise' | undefined;
 
 async function run(boot: ChildBoot): Promise<void> {
   let client: Client | undefined;
+  // The keys for the brokers our references point to: the bridge shows them;
+  // Process.start passes them on to children we hand those references to.
+  const keys = boot.keys ?? {};
+  if (boot.keys) (globalThis as any)[Symbol.for('conc.process.keys.v1')] = new Map(Object.entries(keys));
   if (hasPrimitives(boot.args)) {
     client = require(join(__dirname, 'client.cjs')) as Client;
-    client.startBridge(ppid);
+    client.startBridge(ppid, keys);
   }
   waitingFor = 'target';
   // A target whose promise never settles: the child's event loop empties

@@ -16,7 +16,11 @@
  *     an abort names the call by the thread's id and is mapped the same way.
  *   - Connections are made lazily, on the first request for a socket; frames
  *     wait (in order) while it connects; a broker that is not listening yet
- *     is retried for 10 s.
+ *     is retried for 10 s. The first frame on a connection is this
+ *     process's key for that broker (from the boot message, via workerData;
+ *     wire.ts), the requests follow at once, without waiting for the answer
+ *     (an empty frame). A connection closed before that answer was refused
+ *     (no key, or a wrong one): its calls fail, and the process lives on.
  *   - No orphans: if a broker's socket closes under us (the parent exited,
  *     threw, or was SIGKILLed), or our parent process changes (ppid polled
  *     every 200 ms), this process SIGKILLs itself. This runs on this thread,
@@ -25,10 +29,11 @@
 import { connect, type Socket } from 'node:net';
 import { serialize } from 'node:v8';
 import { BroadcastChannel, workerData } from 'node:worker_threads';
-import { FrameReader, FrameWriter, MB_READY } from './wire.js';
+import { FrameReader, FrameWriter, KEY_BYTES, MB_READY } from './wire.js';
 
 const mb = new Int32Array(workerData.mailbox as SharedArrayBuffer);
 const parentPid: number = workerData.ppid;
+const keys = new Map<string, string>(Object.entries((workerData.keys ?? {}) as Record<string, string>));
 
 function die(): never {
   process.kill(process.pid, 'SIGKILL');
@@ -65,43 +70,62 @@ class Link {
   private readonly routes = new Map<number, { t: number; c: number }>();
   private readonly byCaller = new Map<string, number>();
   private readonly started = Date.now();
+  /** Set once the connection failed for good: every request gets this reply. */
+  private failed: Uint8Array | undefined;
 
   constructor(private readonly path: string) {
-    this.open();
+    const key = keys.get(path);
+    if (key === undefined || key.length !== KEY_BYTES * 2) {
+      this.fail(
+        'conc: this process holds no key for the process that owns this primitive (a reference reaches a process only in the args of a Process started by conc)',
+      );
+      return;
+    }
+    this.open(Buffer.from(key, 'hex'));
   }
 
-  private open(): void {
+  private open(key: Buffer): void {
     const socket: Socket = connect(this.path);
     let connected = false;
+    let admitted = false;
     socket.on('connect', () => {
       connected = true;
       this.writer = new FrameWriter(socket);
+      this.writer.send(0, 0, key);
       for (const [c, t, b] of this.waiting.splice(0)) this.writer.send(c, t, b);
     });
     const reader = new FrameReader();
-    socket.on('data', (chunk) => reader.push(chunk, (c, _t, body) => this.onReply(c, body)));
+    socket.on('data', (chunk) =>
+      reader.push(chunk, (c, _t, body) => {
+        if (c === 0) admitted = true;
+        else this.onReply(c, body);
+      }),
+    );
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (
         !connected &&
         (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') &&
         Date.now() - this.started < 10_000
       ) {
-        setTimeout(() => this.open(), 20);
+        setTimeout(() => this.open(key), 20);
         return;
       }
-      if (!connected) this.failAll(error);
+      if (!connected) this.fail(`conc: cannot reach the process that owns this primitive (${error.message})`);
     });
     socket.on('close', () => {
-      if (connected) die(); // the parent's broker is gone: so is the parent
+      if (admitted)
+        die(); // the parent's broker is gone: so is the parent
+      else if (connected)
+        this.fail('conc: the process that owns this primitive refused this process (its key was not accepted)');
     });
   }
 
-  private failAll(error: Error): void {
-    const body = serialize({
-      ok: false,
-      e: { name: 'Error', message: `conc: cannot reach the process that owns this primitive (${error.message})` },
-    });
-    for (const [c] of this.waiting.splice(0)) if (c !== 0) this.onReply(c, body);
+  /** Fail what waits and what is in flight, and every later request, with `message`. */
+  private fail(message: string): void {
+    this.writer = undefined;
+    this.failed = serialize({ ok: false, e: { name: 'Error', message } });
+    for (const [c] of this.waiting.splice(0)) if (c !== 0) this.onReply(c, this.failed);
+    for (const c of [...this.routes.keys()]) this.onReply(c, this.failed);
   }
 
   send(t: number, m: Out): void {
@@ -116,7 +140,9 @@ class Link {
       this.routes.set(c, { t, c: m.c });
       this.byCaller.set(`${t}:${m.c}`, c);
     }
-    if (this.writer) this.writer.send(c, t, m.b);
+    if (this.failed) {
+      if (c !== 0) this.onReply(c, this.failed);
+    } else if (this.writer) this.writer.send(c, t, m.b);
     else this.waiting.push([c, t, m.b]);
   }
 

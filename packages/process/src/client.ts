@@ -77,8 +77,8 @@ import {
   setRemoteReviver,
 } from '@conc/core';
 import { namedError, reviveError } from './errors.js';
-import { ruleOf } from './remote.js';
-import { MB_BUSY, MB_FIRST_SLOT, MB_NEXT_SLOT, MB_READY, MB_WORDS } from './wire.js';
+import { isPublicGetter, isPublicMethod, ruleOf } from './remote.js';
+import { BATCH_BYTES, MB_BUSY, MB_FIRST_SLOT, MB_NEXT_SLOT, MB_READY, MB_WORDS, requestCap } from './wire.js';
 
 const mailboxKey = Symbol.for('conc.process.mailbox.v1');
 const bridgeUrl = require('node:url').pathToFileURL(__filename).href as string;
@@ -99,7 +99,21 @@ interface Ref {
   tag: string;
   info?: Record<string, any>;
   mailbox?: SharedArrayBuffer;
+  /** Only in references to a thread of this process: this process's key for `socket`. */
+  key?: string;
 }
+
+/** This process's keys for brokers (socket -> hex key): set by the child's bootstrap, or from references (threads). */
+const keysKey = Symbol.for('conc.process.keys.v1');
+/** broker.ts's collector of the sockets a child's args point to. */
+const sharingKey = Symbol.for('conc.process.sharing.v1');
+
+function keyFor(socket: string): string | undefined {
+  return ((globalThis as any)[keysKey] as Map<string, string> | undefined)?.get(socket);
+}
+
+/** Per socket: the largest byteCapacity of its queues seen here (the broker accepts requests of requestCap of it). */
+const queueCapacity = new Map<string, number>();
 
 type Waiter = (ok: boolean, value: unknown) => void;
 const ABORT = serialize({ k: 'abort' });
@@ -182,6 +196,17 @@ class Channel {
   request(sock: string, body: Uint8Array, w: Waiter): number {
     const c = this.next;
     this.next = this.next >= 0x7fffffff ? 1 : this.next + 1;
+    const cap = requestCap(queueCapacity.get(sock) ?? 0);
+    if (body.length > cap) {
+      // The owner would close the connection on it: refuse it here, sending nothing.
+      w(
+        false,
+        new RangeError(
+          `conc: a request of ${body.length} bytes is more than the ${cap} bytes the owning process accepts (an item larger than its queue's byteCapacity?); nothing was sent`,
+        ),
+      );
+      return c;
+    }
     if (this.waiters.size === 0) this.bc.ref();
     this.waiters.set(c, w);
     this.post(sock, c, body);
@@ -312,6 +337,15 @@ class Channel {
       });
       if (items.length === 0) return;
       body = serialize({ k: 'putMany', o: st.ref.id, items });
+    }
+    if (body.length > BATCH_BYTES && items.length > 1) {
+      // Too big for one request: two batches, in order.
+      const half = items.length >> 1;
+      st.out = items.slice(0, half);
+      this.sendBatch(st);
+      st.out = items.slice(half);
+      this.sendBatch(st);
+      return;
     }
     st.inflight++;
     const seq = ++st.seq;
@@ -861,12 +895,15 @@ function protoFor(entry: ShareEntry): object {
   for (let p = base; p && Object.hasOwn(p, BRAND); p = Object.getPrototypeOf(p)) {
     for (const name of Object.getOwnPropertyNames(p)) all.add(name);
   }
+  // Only the public API is forwarded (the broker serves nothing else); other
+  // members stay inherited and run on the proxy itself, as composed helpers do.
   const done = new Set<string>();
   for (let p = base; p && Object.hasOwn(p, BRAND); p = Object.getPrototypeOf(p)) {
     for (const name of Object.getOwnPropertyNames(p)) {
       if (name === 'constructor' || done.has(name) || local.has(name)) continue;
-      done.add(name);
       const d = Object.getOwnPropertyDescriptor(p, name)!;
+      if (d.get ? !isPublicGetter(rule, name) : !isPublicMethod(rule, name)) continue;
+      done.add(name);
       if (d.get) {
         Object.defineProperty(proto, name, {
           configurable: true,
@@ -900,6 +937,19 @@ function protoFor(entry: ShareEntry): object {
       });
     }
   }
+  if (!local.has('toString')) {
+    // The class's own toString may read raw words, which a proxy has not.
+    const label = entry.tag.replace(/^conc\./, '');
+    Object.defineProperty(proto, 'toString', {
+      configurable: true,
+      writable: true,
+      value: {
+        toString() {
+          return `${label}(served by another process)`;
+        },
+      }.toString,
+    });
+  }
   if (rule.queue) {
     const unbounded = (p: any) => !(refOf(p).info?.maxsize > 0);
     for (const [name, fn] of Object.entries(queueOverrides(unbounded))) {
@@ -910,7 +960,15 @@ function protoFor(entry: ShareEntry): object {
     value(this: any, destination: string) {
       const ref = refOf(this);
       const out: Ref = { bridge: bridgeUrl, socket: ref.socket, id: ref.id, tag: ref.tag, info: ref.info };
-      if (destination === 'thread') out.mailbox = (globalThis as any)[mailboxKey];
+      if (destination === 'thread') {
+        // Within this process: the thread may start a Process of its own and must pass the key on.
+        out.mailbox = (globalThis as any)[mailboxKey];
+        const key = keyFor(ref.socket);
+        if (key !== undefined) out.key = key;
+      } else {
+        // To a child process: its key for this socket goes in its boot message (Process.start), not here.
+        (globalThis as any)[sharingKey]?.add(ref.socket);
+      }
       return out;
     },
   });
@@ -926,6 +984,13 @@ export function reviveRemote(ref: Ref, entry: ShareEntry): unknown {
   const known = proxies.get(key);
   if (known) return known;
   if (ref.mailbox) (globalThis as any)[mailboxKey] ??= ref.mailbox;
+  if (typeof ref.key === 'string') {
+    const g = globalThis as any;
+    const keys: Map<string, string> = (g[keysKey] ??= new Map());
+    if (!keys.has(ref.socket)) keys.set(ref.socket, ref.key);
+  }
+  const cap = ref.info?.byteCapacity;
+  if (typeof cap === 'number' && cap > (queueCapacity.get(ref.socket) ?? 0)) queueCapacity.set(ref.socket, cap);
   const proxy = Object.create(protoFor(entry));
   Object.defineProperty(proxy, REF, { value: ref });
   // Facts the class keeps as own properties (a queue's maxsize, a Condition's lock).
@@ -944,11 +1009,11 @@ export function reviveRemote(ref: Ref, entry: ShareEntry): unknown {
  * (which also watches for the parent's death). Connections to brokers are
  * made lazily, on first use.
  */
-export function startBridge(ppid: number): void {
+export function startBridge(ppid: number, keys: Record<string, string> = {}): void {
   const mailbox = new SharedArrayBuffer(MB_WORDS * 4);
   (globalThis as any)[mailboxKey] = mailbox;
   new Worker(require('node:path').join(__dirname, 'client-worker.cjs'), {
-    workerData: { mailbox, ppid },
+    workerData: { mailbox, ppid, keys },
     env: SHARE_ENV,
     stdout: true,
   }).unref();

@@ -7,6 +7,14 @@
  * is one (TypeError, RangeError...), else an Error whose `name` is kept: conc's
  * named errors (QueueShutDown, BrokenBarrierError...) match `instanceof` by
  * name, so they still do.
+ *
+ * Two directions, two rules. A child reports its target's error to its
+ * parent with the stack (`serializeError`: the parent's `join` rethrows it,
+ * as a Thread's). A broker answers a peer with `peerError`: the error's
+ * name, message, code and own scalar properties (QueueShutDown's `dropped`,
+ * say), never its stack, whose paths and frames are the owner's internals
+ * (Python's manager sends a remote error's formatted traceback; conc's rule
+ * is to send peers none). The caller's own stack is the one it sees.
  */
 import { inspect } from 'node:util';
 
@@ -15,6 +23,8 @@ export interface SerializedError {
   message: string;
   stack?: string;
   code?: unknown;
+  /** Own enumerable properties whose values are scalars (peerError). */
+  props?: Record<string, string | number | boolean | bigint | null>;
 }
 
 /**
@@ -49,6 +59,25 @@ function describeThrown(value: unknown): string {
   }
 }
 
+/** An error as a broker sends it to a peer: no stack, nothing but scalars. */
+export function peerError(error: unknown): SerializedError {
+  if (!(error instanceof Error)) return { name: 'Error', message: `non-error thrown: ${String(error)}` };
+  const out: SerializedError = { name: String(error.name), message: String(error.message) };
+  const code = (error as any).code;
+  if (code !== undefined && (typeof code === 'string' || typeof code === 'number')) out.code = code;
+  let props: SerializedError['props'];
+  for (const key of Object.keys(error)) {
+    if (key === 'name' || key === 'message' || key === 'stack' || key === 'code') continue;
+    const v = (error as any)[key];
+    const type = typeof v;
+    if (v === null || type === 'string' || type === 'number' || type === 'boolean' || type === 'bigint') {
+      (props ??= {})[key] = v;
+    }
+  }
+  if (props) out.props = props;
+  return out;
+}
+
 export function reviveError(data: SerializedError): Error {
   // conc's own error classes, registered by @conc/core's registerErrorClass
   // (read through the global key so the child's bootstrap need not load core).
@@ -60,6 +89,12 @@ export function reviveError(data: SerializedError): Error {
     Object.defineProperty(error, 'name', { value: data.name, configurable: true, writable: true });
   if (data.stack !== undefined) error.stack = data.stack;
   if (data.code !== undefined) (error as any).code = data.code;
+  if (data.props) {
+    for (const [k, v] of Object.entries(data.props)) {
+      if (!(k in error))
+        Object.defineProperty(error, k, { value: v, enumerable: true, configurable: true, writable: true });
+    }
+  }
   return error;
 }
 

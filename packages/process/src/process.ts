@@ -9,8 +9,10 @@
  *   starts importing it at once); the boot message (target, encoded args,
  *   name, whether the child must watch for its parent itself) goes over the
  *   fork IPC channel ('advanced' serialization, so args are
- *   structured-cloned). The child is registered with the parent's watchdog
- *   (watchdog.ts), which kills it if the parent dies. The child reports
+ *   structured-cloned; plus the keys the child shows the brokers its
+ *   references point to: a new one for ours, revoked once the child has
+ *   exited, see broker.ts). The child is registered with the parent's
+ *   watchdog (watchdog.ts), which kills it if the parent dies. The child reports
  *   only failure: it sends { k: 'error', e: {name, message, stack} } and
  *   exits with code 1.
  *   `join` waits for 'close' (exit seen and IPC channel closed, so an error
@@ -46,7 +48,7 @@ import {
   throwIfAborted,
 } from '@conc/core';
 import { type SerializedError, type Target, refuseWhileImportingTarget, reviveError, targetSpec } from '@conc/thread';
-import { installProcessSharer } from './broker.js';
+import { installProcessSharer, keysForChild, sharedSockets } from './broker.js';
 import { forgetChild, watchChild } from './watchdog.js';
 
 export interface ProcessOptions<A extends unknown[] = any[]> {
@@ -66,6 +68,8 @@ export interface ChildBoot {
   name: string;
   /** No watchdog watches this child (see watchdog.ts): it must watch for its parent's death itself. */
   watch: boolean;
+  /** Socket -> hex key: what the child shows the brokers its references point to (broker.ts). Only ever sent here, over IPC. */
+  keys?: Record<string, string>;
 }
 
 let counter = 0;
@@ -154,7 +158,7 @@ export class Process<A extends unknown[] = any[]> {
     }
     refuseWhileImportingTarget('Process.start');
     checkCrossable(this.args, 'args');
-    const encoded = encode(this.args, 'process', 'args');
+    const [encoded, sockets] = sharedSockets(() => encode(this.args, 'process', 'args'));
     try {
       serialize(encoded);
     } catch (error) {
@@ -163,11 +167,19 @@ export class Process<A extends unknown[] = any[]> {
         `Process.start: ${where}; only structured-clonable values and conc primitives can be sent to a child process`,
       );
     }
+    const { keys, revoke } = keysForChild(sockets);
     const boot: ChildBoot = { k: 'boot', target: this.spec, args: encoded, name: this.name, watch: true };
+    if (keys) boot.keys = keys;
     // A module target's URL also goes in argv, so the child starts importing it
     // before the boot message is read (the import overlaps the IPC hop).
     const argv = this.spec.kind === 'module' ? [this.spec.url] : [];
-    const child = fork(childFile, argv, { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    let child: ChildProcess;
+    try {
+      child = fork(childFile, argv, { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    } catch (error) {
+      revoke();
+      throw error;
+    }
     this.child = child;
     const pid = child.pid;
     boot.watch = !watchChild(pid);
@@ -182,6 +194,7 @@ export class Process<A extends unknown[] = any[]> {
       this._exitCode = code ?? (signal ? -((constants.signals as Record<string, number>)[signal] ?? 1) : -1);
     });
     child.on('close', () => {
+      revoke(); // its connections are closed or closing; nobody else uses its key
       this.closed = true;
       if (this._exitCode === null) this._exitCode = child.exitCode ?? -1;
       for (const w of this.waiters) w();

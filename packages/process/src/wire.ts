@@ -13,6 +13,12 @@
  *   t     the calling child thread's threadId (requests; 0 in replies).
  *   body  v8.serialize(Request) or v8.serialize(Reply).
  *
+ * A connection opens with the key the child received for this broker over
+ * its own IPC channel (`frame(0, 0, key)`, see KEY_BYTES), answered by an
+ * empty frame; the broker reads nothing else from a connection before it.
+ * Request frames are capped (requestCap): a larger announced length closes
+ * the connection before its body is buffered.
+ *
  * Writers coalesce: frames queued in one tick go out in one socket.write
  * (FrameWriter), so a burst of calls costs one syscall.
  */
@@ -31,8 +37,30 @@ export type Request =
 export type Reply = { ok: true; v?: unknown } | { ok: false; e: unknown };
 
 export const HEADER = 12;
-/** Refuse frames larger than this (a corrupt length would otherwise make us buffer forever). */
+/** Replies (broker -> child): refuse frames larger than this (a corrupt length would otherwise make us buffer forever). */
 export const MAX_FRAME = 512 * 1024 * 1024;
+/**
+ * Requests (child -> broker): the cap is a few MiB, raised to fit the
+ * largest item a queue served by the broker can hold (twice its
+ * byteCapacity: an item's v8 serialization is at most about twice its size
+ * in the queue) plus room for the request around it. See requestCap.
+ */
+export const REQUEST_CAP_MIN = 8 * 1024 * 1024;
+/** A batch of puts larger than this is split (in order) before it is sent. */
+export const BATCH_BYTES = 4 * 1024 * 1024;
+
+/** The largest request a broker accepts, given the largest byteCapacity of the queues it serves. */
+export function requestCap(largestQueueCapacity: number): number {
+  return Math.max(REQUEST_CAP_MIN, 2 * largestQueueCapacity + 1024 * 1024);
+}
+
+/**
+ * Authentication: the first frame on a connection is `frame(0, 0, key)`,
+ * exactly KEY_BYTES of key (see broker-worker.ts); the broker answers it
+ * with an empty frame `(c = 0)` and then serves requests.
+ */
+export const KEY_BYTES = 32;
+export const AUTH_LENGTH = 8 + KEY_BYTES;
 
 /** A complete frame around an already serialized body. */
 export function frame(c: number, t: number, body: Uint8Array): Buffer {
@@ -44,27 +72,107 @@ export function frame(c: number, t: number, body: Uint8Array): Buffer {
   return out;
 }
 
+export interface Frame {
+  c: number;
+  t: number;
+  body: Buffer;
+}
+
 /**
- * Cut a byte stream into frames: `onFrame(c, t, body)`, body a view into
- * the reader's buffer (valid only during the call). Throws on an absurd length.
+ * Cut a byte stream into frames. Chunks are kept in a list (a frame spread
+ * over many chunks is copied once, when it is complete: linear, whatever the
+ * frame's size), and a frame's announced length is checked against `max()`
+ * as soon as its first 4 bytes are in, before any of its body is buffered.
+ * `next()` (or `push`'s callback) throws on a length out of bounds: the
+ * caller closes the connection.
  */
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private head = 0; // offset of the first unread byte in chunks[0]
+  private size = 0; // unread bytes buffered
+  private len = -1; // announced length of the frame being read, once its first 4 bytes are in
 
+  constructor(private readonly max: (len: number) => number = () => MAX_FRAME) {}
+
+  /** Bytes buffered and not yet handed out as frames. */
+  get buffered(): number {
+    return this.size;
+  }
+
+  /** Add a chunk; throws at once if it completes the length of a frame that is out of bounds. */
+  add(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    this.checkLength();
+  }
+
+  /** The next complete frame (its body valid until the reader is used again), or undefined. */
+  next(): Frame | undefined {
+    this.checkLength();
+    if (this.len < 0 || this.size < 4 + this.len) return undefined;
+    const bytes = this.take(4 + this.len);
+    this.len = -1;
+    // The next frame's length is checked when it is asked for (its bound may depend on this one: admission).
+    return { c: bytes.readUInt32LE(4), t: bytes.readInt32LE(8), body: bytes.subarray(HEADER) };
+  }
+
+  /** Add a chunk and hand out every frame now complete. */
   push(chunk: Buffer, onFrame: (c: number, t: number, body: Buffer) => void): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.add(chunk);
+    for (let f = this.next(); f; f = this.next()) onFrame(f.c, f.t, f.body);
+  }
+
+  private checkLength(): void {
+    if (this.len >= 0 || this.size < 4) return;
+    const first = this.chunks[0];
+    const len = first.length - this.head >= 4 ? first.readUInt32LE(this.head) : this.peek(4).readUInt32LE(0);
+    if (len < 8 || len > this.max(len)) throw new Error(`conc: frame of ${len} bytes refused`);
+    this.len = len;
+  }
+
+  /** The first n buffered bytes, without consuming them (n small). */
+  private peek(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
     let at = 0;
-    while (this.buf.length - at >= 4) {
-      const len = this.buf.readUInt32LE(at);
-      if (len > MAX_FRAME || len < 8) throw new Error(`conc: frame of ${len} bytes refused`);
-      if (this.buf.length - at - 4 < len) break;
-      const c = this.buf.readUInt32LE(at + 4);
-      const t = this.buf.readInt32LE(at + 8);
-      const body = this.buf.subarray(at + HEADER, at + 4 + len);
-      at += 4 + len;
-      onFrame(c, t, body);
+    let off = this.head;
+    for (let i = 0; at < n; i++) {
+      const c = this.chunks[i];
+      const k = Math.min(n - at, c.length - off);
+      c.copy(out, at, off, off + k);
+      at += k;
+      off = 0;
     }
-    this.buf = at === this.buf.length ? Buffer.alloc(0) : this.buf.subarray(at);
+    return out;
+  }
+
+  /** Consume n buffered bytes: a view if they sit in one chunk, else one copy of exactly them. */
+  private take(n: number): Buffer {
+    this.size -= n;
+    const first = this.chunks[0];
+    if (first.length - this.head >= n) {
+      const out = first.subarray(this.head, this.head + n);
+      this.head += n;
+      if (this.head === first.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0];
+      const k = Math.min(n - at, c.length - this.head);
+      c.copy(out, at, this.head, this.head + k);
+      at += k;
+      this.head += k;
+      if (this.head === c.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+    }
+    return out;
   }
 }
 
