@@ -1,4 +1,6 @@
 // Shared test helpers (tools/testing), plus this package's fixture module.
+import { Worker } from 'node:worker_threads';
+import { encode } from '@conc/core';
 import { fixtureOf, spawn as spawnTarget } from '@conc/testing';
 import type { Thread } from '@conc/thread';
 
@@ -12,4 +14,14 @@ export const fixture = fixtureOf(targets);
 /** Start a thread running fixtures/targets.mjs's `name` and return it. */
 export function spawn(name: string, args: unknown[] = []): Thread {
   return spawnTarget(fixture(name), args);
+}
+
+/**
+ * Start a raw Worker running fixtures/targets.mjs's `name` (args shared as a
+ * Thread shares them): unlike a Thread, it can be terminate()d.
+ */
+export function startWorker(name: string, args: unknown[] = []): Worker {
+  return new Worker(new URL('./fixtures/worker.mjs', import.meta.url), {
+    workerData: { name, args: encode(args, 'thread', 'args') },
+  });
 }

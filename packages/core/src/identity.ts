@@ -16,7 +16,21 @@
  * Both live on a per-thread globalThis slot, so every copy of @conc/core in a
  * thread (ESM, CJS, bundled) agrees. Threads that install nothing pay one
  * property check.
+ *
+ * Liveness (threadLivenessId / isThreadGone): whether a thread of this
+ * process has ended, for primitives that must not wait forever on a thread
+ * that died in their code (a Condition waiter, a Queue's internal lock
+ * holder). A Worker that is terminate()d runs no JavaScript on its way out,
+ * so only the operating system can tell: on Linux a thread is an entry of
+ * /proc/self/task until it ends. The id packs the thread's kernel tid (22
+ * bits: Linux's pid_max is at most 2^22) with the low 8 bits of its start
+ * time (clock ticks since boot), so a tid reused by a later thread of the
+ * process does not pass for the old one (it would have to reuse the tid
+ * *and* start in the same tick modulo 256). Where /proc cannot be read (other
+ * systems, sandboxes), ids carry NO_PROC and isThreadGone always says false:
+ * a dead thread is then never detected, and primitives behave as before.
  */
+import { readFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 
 interface TokenSlot {
@@ -57,4 +71,64 @@ export function runAsThread<R>(token: number, fn: () => R): R {
 /** Install (or remove, with null) a source of tokens for the calling thread. Used by @conc/process. */
 export function setThreadTokenSource(source: (() => number | undefined) | null): void {
   slot.source = source;
+}
+
+const TID_BITS = 22;
+const TID_MASK = (1 << TID_BITS) - 1;
+const START_MASK = 0xff;
+/** Set in ids made without /proc: such a thread's end cannot be seen. */
+const NO_PROC = 1 << 30;
+
+let ownId = 0;
+
+/** The kernel's tid and start time from a /proc stat line, or null if it says the thread is a zombie. */
+function parseStat(line: string): { tid: number; start: number } | null {
+  // "tid (comm) state ppid ... starttime ...": comm may hold spaces and ')'.
+  const close = line.lastIndexOf(')');
+  const fields = line.slice(close + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return null;
+  // starttime is field 22 of the line; fields[] starts at field 3 (state).
+  return { tid: Number.parseInt(line, 10), start: Number(fields[19]) };
+}
+
+/**
+ * A non-zero 31-bit number naming the calling OS thread of this process for
+ * {@link isThreadGone} (see the top of this file). Constant for the life of
+ * the thread; the first call reads /proc once.
+ */
+export function threadLivenessId(): number {
+  if (ownId !== 0) return ownId;
+  let id = 0;
+  try {
+    const stat = parseStat(readFileSync('/proc/thread-self/stat', 'latin1'));
+    if (stat && stat.tid > 0 && stat.tid <= TID_MASK && Number.isFinite(stat.start)) {
+      id = stat.tid | ((stat.start & START_MASK) << TID_BITS);
+    }
+  } catch {
+    // no /proc: a thread's end cannot be seen
+  }
+  ownId = id !== 0 ? id : NO_PROC | ((threadId + 1) & TID_MASK || 1);
+  return ownId;
+}
+
+/**
+ * True if the thread named `id` (a {@link threadLivenessId} of a thread of
+ * this process) has ended. False while it runs, and whenever it cannot be
+ * told (no /proc, an id of 0 or from elsewhere): callers keep waiting then.
+ * Costs a read of /proc (some microseconds): for slow paths only.
+ */
+export function isThreadGone(id: number): boolean {
+  if (id <= 0 || id & NO_PROC) return false;
+  const tid = id & TID_MASK;
+  let line: string;
+  try {
+    line = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ESRCH';
+  }
+  const stat = parseStat(line);
+  if (stat === null) return true;
+  // the tid lives on in a thread that started later: the one named has ended
+  return (stat.start & START_MASK) !== ((id >>> TID_BITS) & START_MASK);
 }

@@ -35,7 +35,13 @@ export {
   type ShareEntry,
 } from './share.js';
 export { Acquirable, type AcquireRelease, type Guard } from './guard.js';
-export { currentThreadToken, runAsThread, setThreadTokenSource } from './identity.js';
+export {
+  currentThreadToken,
+  isThreadGone,
+  runAsThread,
+  setThreadTokenSource,
+  threadLivenessId,
+} from './identity.js';
 export {
   FUTEX_CONTENDED,
   FUTEX_LOCKED,

@@ -1,3 +1,5 @@
+import { Worker } from 'node:worker_threads';
+import { encode } from '@conc/core';
 import { expect } from 'vitest';
 import { Thread } from '@conc/thread';
 import type { Queue } from '@conc/queue';
@@ -69,4 +71,37 @@ export function drain<T>(q: Queue<T>): T[] {
   const out: T[] = [];
   while (q.qsize() > 0) out.push(q.getNowait());
   return out;
+}
+
+/**
+ * Start a raw Worker running fixtures/targets.mjs's `name` (args shared as a
+ * Thread shares them): unlike a Thread, it can be terminate()d.
+ */
+export function startWorker(name: string, args: unknown[] = []): Worker {
+  return new Worker(new URL('./fixtures/worker.mjs', import.meta.url), {
+    workerData: { name, args: encode(args, 'thread', 'args') },
+  });
+}
+
+/** `p`, but rejected if it has not settled within `ms`: a call that must settle (its timeout is shorter). */
+export function within<T>(p: Promise<T>, ms: number, what = 'the call'): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** Let `ms` pass without blocking. */
+export function pause(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Wait without blocking until `words[i] >= n`; throws after `timeout` ms. */
+export async function untilAtLeast(words: Int32Array, i: number, n: number, timeout = 10_000): Promise<void> {
+  const deadline = performance.now() + timeout;
+  while (Atomics.load(words, i) < n) {
+    if (performance.now() > deadline) throw new Error(`word ${i} never reached ${n} (is ${Atomics.load(words, i)})`);
+    await pause(2);
+  }
 }
