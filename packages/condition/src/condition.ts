@@ -4,7 +4,9 @@
  *
  * Layout: 64 shared Int32 words (256 bytes, four cache lines), beside the
  * lock's own words.
- *   [0]  INNER    a small futex mutex guarding the queue words below
+ *   [0]  INNER    a small futex mutex guarding the queue words below; it
+ *                 names its holder (0 free, else the holder's liveness id
+ *                 << 1, bit 0 while waiters may be parked)
  *   [1]  TICKETS  the next ticket to hand out
  *   [3]  PARKED   waiters parked in Atomics.wait / waitAsync right now
  *   [4]  NGHOSTS  how many entries of GHOST are in use
@@ -13,28 +15,39 @@
  *                 on a cache line of its own with PENDING: spinning waiters
  *                 poll only this line, which a notify writes once
  *   [17] PENDING  woken waiters that have not yet taken the lock back
+ *   [18..31] SLOT seven (ticket, waiter) pairs: which thread (its liveness
+ *                 id, @conc/core's threadLivenessId) waits on which ticket,
+ *                 or was served on it and has not come back; the ticket word
+ *                 of a served slot holds its horizon instead (the TICKETS of
+ *                 the notify: the tickets that were waiting then)
  *   [32..63] GHOST  tickets of waiters that gave up (timeout, abort) while
  *                   older and newer waiters still wait: "ghosts"
  *
  * Waiting is a FIFO ticket queue: the waiting tickets are those in
- * [SERVED, TICKETS) that are not ghosts. All of TICKETS, SERVED, NGHOSTS and
- * GHOST change only under INNER, and (with correct use) under the user's lock.
+ * [SERVED, TICKETS) that are not ghosts. All of TICKETS, SERVED, NGHOSTS,
+ * GHOST and the slots change only under INNER (but for a woken waiter
+ * freeing its own slot), and (with correct use) under the user's lock.
  *
- *   wait:    (holding the lock) t = TICKETS++; release the lock fully (an
+ *   wait:    (holding the lock) take a free slot, if any, for ticket
+ *            TICKETS, then t = TICKETS++; release the lock fully (an
  *            RLock's recursion level is saved, Python's _release_save); spin
  *            while SERVED <= t, then loop { v = PARK[t&7]; PARKED++; if
  *            SERVED > t stop; park while PARK[t&7] == v; PARKED-- } until
- *            served, the deadline, or an abort. Re-acquire the lock (always,
- *            even on timeout or abort; the level is restored). Then, holding
- *            the lock: served -> true. Not served -> cancel the ticket:
- *            newest ticket: TICKETS--; oldest: SERVED++; in between: record
- *            it in GHOST. Return false (or reject with the abort reason; an
- *            aborted waiter that was served passes its wake-up on: notify(1)).
+ *            served, the deadline, or an abort; a park lasts a SLICE at most,
+ *            and one that lasted it audits the slots (see Death). Re-acquire
+ *            the lock (always, even on timeout or abort; the level is
+ *            restored). Then, holding the lock: served -> free the slot,
+ *            true. Not served -> cancel the ticket: newest ticket: TICKETS--;
+ *            oldest: SERVED++; in between: record it in GHOST; then free the
+ *            slot. Return false (or reject with the abort reason; an aborted
+ *            waiter that was served passes its wake-up on: notify(1)).
  *   notify(n): (holding the lock) nobody waiting (TICKETS == SERVED): done.
- *            Else walk tickets from SERVED: a ghost is dropped and skipped, a
- *            waiting ticket counts, until n counted or TICKETS reached.
- *            PENDING += counted; store the new SERVED, then bump the PARK
- *            word of each woken ticket and, if PARKED > 0, Atomics.notify it.
+ *            Else walk tickets from SERVED: a ghost is skipped, a waiting
+ *            ticket counts, until n counted or TICKETS reached. PENDING +=
+ *            counted; store the new SERVED; mark the slots of the served
+ *            tickets (the horizon, SERVED_MARK); drop the ghosts walked past;
+ *            then bump the PARK word of each woken ticket and, if PARKED >
+ *            0, Atomics.notify it.
  *   acquireSync / acquire (the lock's, through the Condition): take the lock
  *            at once only if PENDING == 0; else poll, leaving it to the woken
  *            waiters for a while, then take it like anyone. (A thread that
@@ -45,12 +58,41 @@
  *            that woke a parked thread spins longer: see SPIN_WAKE. Polls
  *            for the lock test it before the compare-and-swap.
  *
+ * Death: a waiter that dies (a Worker terminate()d in waitSync, a thread
+ * that calls process.exit() during `await cond.wait()`) absorbs no notify.
+ * Its slot names it; a live waiter whose park lasts a whole SLICE audits the
+ * slots: it asks @conc/core's isThreadGone about each other thread named
+ * there (a read of core's liveness table, outside INNER), and for one that is gone, under
+ * INNER, does what the dead waiter would have done (reclaim):
+ *   - its ticket still waits: cancel it, so no later notify counts it;
+ *   - it was served and never came back: pass the wake-up on, to the oldest
+ *     ticket still waiting from before the slot's horizon (none such: nobody
+ *     that notify could have woken is left, and the wake-up goes);
+ *   - else (it had cancelled its ticket already): free the slot.
+ * So a notify that went to a dead ticket reaches a live waiter within a
+ * SLICE or so. INNER names its holder: a waiter for INNER that parked a
+ * whole SLICE on the same holder asks whether it is gone and then takes
+ * INNER over by CAS (one taker) and repairs (repairInner): every section
+ * writes in an order such that any prefix of it leaves at worst ghosts
+ * outside [SERVED, TICKETS) (dropped), slots of the dead thread (reclaimed),
+ * PENDING off by one, or served parked waiters not yet woken (woken).
+ * Limits: only seven waiters at a time have a slot (a dead waiter without
+ * one can absorb a notify, as before); only threads started by conc are
+ * watched (a raw `new Worker` is never reported gone); a waiter that dies after its notify woke it
+ * but within the few instructions that free its slot takes the wake-up
+ * with it, as one that returned and then died.
+ *
  * Invariants:
- *   - notify(n) wakes at most n waiters, each one that was waiting when
+ *   - notify(n) wakes at most n live waiters, each one that was waiting when
  *     notify was called: only tickets taken before it (under the lock) and
  *     not cancelled are counted, and "served" is a pure function of SERVED
- *     and the ticket; spurious wake-ups of a park word (another ticket on the
- *     same word, an abort) only make a waiter re-check and park again.
+ *     and the ticket; a wake-up passed on from a dead waiter goes to one
+ *     ticket from before the same notify's horizon, and only once the slot
+ *     that carried it is freed in the same INNER section (cut short in
+ *     between, a repair may pass it on a second time: a spurious wake-up,
+ *     never a lost one); spurious wake-ups of a park word (another ticket on
+ *     the same word, an abort, a repair) only make a waiter re-check and
+ *     park again.
  *   - No lost wake-up: a waiter reads its park word, then increments PARKED,
  *     then checks SERVED, then parks only if the park word is unchanged.
  *     notify stores SERVED, then bumps the park word, then reads PARKED (all
@@ -71,8 +113,12 @@
  *     a waiter served while spinning costs the notifier no Atomics.notify.
  *   - PENDING is a hint, never needed for correctness: each woken ticket adds
  *     one, and its waiter takes one off once it holds the lock again (in
- *     settle, whatever the outcome); at worst a wrong value costs a newcomer
- *     a bounded spin.
+ *     settle, whatever the outcome; a reclaim takes a dead one's off); at
+ *     worst a wrong value costs a newcomer a bounded spin.
+ *   - A slot is free (0), or names the thread of exactly one ticket: waiting
+ *     (the ticket), or served and not back yet (SERVED_MARK, the horizon).
+ *     The waiter frees it once settled; markServed changes it by CAS, so a
+ *     waiter freeing it at the same moment (without INNER) wins.
  */
 import {
   Acquirable,
@@ -89,11 +135,10 @@ import {
   decodeSync,
   describeWords,
   encode,
-  futexLockSync,
-  futexTryLock,
-  futexUnlock,
+  isThreadGone,
   registerShareable,
   remaining,
+  threadLivenessId,
   waitAsync,
   waitSync,
   wordsView,
@@ -110,9 +155,28 @@ const PARK_MASK = 7;
 const SERVED = 16;
 /** Woken waiters that have not yet taken the lock back (same line as SERVED: written with it). */
 const PENDING = 17;
+/**
+ * Slots [18..31], seven pairs (ticket, waiter): who waits on which ticket,
+ * so that the tickets of threads that died can be found (see audit). The
+ * waiter word is the thread's liveness id (@conc/core's threadLivenessId),
+ * or'ed with SERVED_MARK once the ticket is served (the ticket word then
+ * holds the horizon, see markServed), 0 for a free slot. On SERVED's line: a
+ * woken waiter frees its slot where it takes itself off PENDING, and notify
+ * marks it where it stores SERVED.
+ */
+const SLOT = 18;
+const SLOT_END = 32;
 const GHOST = 32;
 const MAX_GHOSTS = 32;
 const WORDS = GHOST + MAX_GHOSTS;
+/**
+ * The longest park (ms) before a waiter looks for waiters that died (and a
+ * waiter for INNER asks whether its holder did). Parking longer costs
+ * nothing else: the park is resumed.
+ */
+const SLICE = 50;
+/** Polls for INNER before parking (its sections are a few loads and stores long). */
+const SPIN_INNER = 100;
 
 /**
  * Adaptive spinning of the blocking paths (the wait for SERVED, and taking
@@ -149,37 +213,115 @@ function isServed(w: Int32Array, t: number): boolean {
   return ((Atomics.load(w, SERVED) - t) | 0) > 0;
 }
 
-function lockInner(w: Int32Array): void {
-  if (!futexTryLock(w, INNER)) futexLockSync(w, INNER, Number.POSITIVE_INFINITY);
-}
+// ---- INNER: a mutex that records its holder -------------------------------
 
-/** Remove ticket `t` from the ghost set if it is there. Under INNER. */
-function dropGhost(w: Int32Array, t: number): boolean {
-  const n = Atomics.load(w, NGHOSTS);
-  for (let i = 0; i < n; i++) {
-    if (Atomics.load(w, GHOST + i) === t) {
-      Atomics.store(w, GHOST + i, Atomics.load(w, GHOST + n - 1));
-      Atomics.store(w, NGHOSTS, n - 1);
-      return true;
-    }
-  }
-  return false;
+/** INNER's word while this thread holds it: its liveness id << 1 (bit 0: waiters may be parked). */
+const ME = threadLivenessId();
+const HELD_BY_ME = ME << 1;
+
+function lockInner(w: Int32Array): void {
+  if (Atomics.compareExchange(w, INNER, 0, HELD_BY_ME) !== 0) lockInnerSlow(w);
 }
 
 /**
- * Serve up to `n` waiting tickets, oldest first; returns how many parked
- * threads it woke. Under INNER.
- * Stores SERVED before touching any park word (see the invariants above).
+ * INNER's slow path: spin a little, then park, marking the word contended
+ * (bit 0), as core's futex does with its state 2. A park lasts at most
+ * SLICE; one that ends with the same holder still in the word asks whether
+ * that holder's thread is gone, and if so takes the word over (one CAS: a
+ * single taker) and repairs what a section cut short may have left.
  */
-function serve(w: Int32Array, n: number): number {
+function lockInnerSlow(w: Int32Array): void {
+  for (let n = 0; n < SPIN_INNER; n++) {
+    const v = Atomics.load(w, INNER);
+    if (v === 0 && Atomics.compareExchange(w, INNER, 0, HELD_BY_ME) === 0) return;
+    if (v & 1) break;
+  }
+  for (;;) {
+    let v = Atomics.load(w, INNER);
+    if (v === 0) {
+      if (Atomics.compareExchange(w, INNER, 0, HELD_BY_ME | 1) === 0) return;
+      continue;
+    }
+    if ((v & 1) === 0) {
+      if (Atomics.compareExchange(w, INNER, v, v | 1) !== v) continue;
+      v |= 1;
+    }
+    if (
+      Atomics.wait(w, INNER, v, SLICE) === 'timed-out' &&
+      isThreadGone(v >>> 1) &&
+      Atomics.compareExchange(w, INNER, v, HELD_BY_ME | 1) === v
+    ) {
+      repairInner(w, v >>> 1);
+      return;
+    }
+  }
+}
+
+function unlockInner(w: Int32Array): void {
+  if (Atomics.exchange(w, INNER, 0) & 1) Atomics.notify(w, INNER, 1);
+}
+
+/**
+ * Taken over from `dead`, a holder that died in a section: make the queue
+ * words consistent again. Every section writes in an order such that
+ * whatever prefix of it ran leaves at worst ghosts outside [SERVED, TICKETS)
+ * (dropped here), slots of the dead thread (reclaimed here, as an audit
+ * would), a PENDING off by one (a hint), or parked waiters that were served
+ * and not woken (woken here: they re-check).
+ */
+function repairInner(w: Int32Array, dead: number): void {
+  purgeGhosts(w);
+  reclaimAll(w, [dead]);
+  if (Atomics.load(w, PENDING) < 0) Atomics.store(w, PENDING, 0);
+  for (let i = PARK; i <= PARK + PARK_MASK; i++) {
+    Atomics.add(w, i, 1);
+    Atomics.notify(w, i);
+  }
+}
+
+// ---- the ticket queue (all under INNER) -----------------------------------
+
+function isGhost(w: Int32Array, t: number): boolean {
+  const n = Atomics.load(w, NGHOSTS);
+  for (let i = 0; i < n; i++) if (Atomics.load(w, GHOST + i) === t) return true;
+  return false;
+}
+
+/** Drop the ghosts that are no longer in the queue [SERVED, TICKETS). */
+function purgeGhosts(w: Int32Array): void {
+  let n = Atomics.load(w, NGHOSTS);
+  if (n === 0) return;
+  const s = Atomics.load(w, SERVED);
+  const waiting = (Atomics.load(w, TICKETS) - s) | 0;
+  for (let i = 0; i < n; ) {
+    const at = (Atomics.load(w, GHOST + i) - s) | 0;
+    if (at >= 0 && at < waiting) i++;
+    else {
+      n--;
+      Atomics.store(w, GHOST + i, Atomics.load(w, GHOST + n));
+      Atomics.store(w, NGHOSTS, n);
+    }
+  }
+}
+
+/**
+ * Serve up to `n` waiting tickets, oldest first, of those before `horizon`
+ * (default: all); returns how many parked threads it woke. Under INNER.
+ * Stores SERVED before touching any park word (see the invariants above),
+ * then marks the slots of the tickets it served (with the horizon: the
+ * tickets that were waiting then), then drops the ghosts it walked past.
+ */
+function serve(w: Int32Array, n: number, horizon?: number): number {
   const start = Atomics.load(w, SERVED);
   const end = Atomics.load(w, TICKETS);
+  const limit = horizon ?? end;
+  const ghosts = Atomics.load(w, NGHOSTS) > 0;
   let s = start;
   let woken = 0;
   let mask = 0;
   let unparked = 0;
-  while (woken < n && s !== end) {
-    if (Atomics.load(w, NGHOSTS) > 0 && dropGhost(w, s)) {
+  while (woken < n && s !== end && ((s - limit) | 0) < 0) {
+    if (ghosts && isGhost(w, s)) {
       s = (s + 1) | 0;
       continue;
     }
@@ -188,9 +330,11 @@ function serve(w: Int32Array, n: number): number {
     woken++;
   }
   // Ghosts now at the head of the queue can go too: they keep the set small.
-  while (s !== end && Atomics.load(w, NGHOSTS) > 0 && dropGhost(w, s)) s = (s + 1) | 0;
+  if (ghosts) while (s !== end && isGhost(w, s)) s = (s + 1) | 0;
   if (woken > 0) Atomics.add(w, PENDING, woken);
   if (s !== start) Atomics.store(w, SERVED, s); // no write when nothing moved: spinners poll this line
+  if (woken > 0) markServed(w, start, s, limit, ghosts);
+  if (ghosts) purgeGhosts(w);
   if (mask !== 0) {
     for (let i = 0; i <= PARK_MASK; i++) if (mask & (1 << i)) Atomics.add(w, PARK + i, 1);
     if (Atomics.load(w, PARKED) > 0) {
@@ -204,14 +348,17 @@ function serve(w: Int32Array, n: number): number {
 function cancel(w: Int32Array, t: number): void {
   let end = Atomics.load(w, TICKETS);
   let s = Atomics.load(w, SERVED);
+  const ghosts = Atomics.load(w, NGHOSTS) > 0;
   if (t === ((end - 1) | 0)) {
     end = (end - 1) | 0;
-    while (end !== s && Atomics.load(w, NGHOSTS) > 0 && dropGhost(w, (end - 1) | 0)) end = (end - 1) | 0;
+    if (ghosts) while (end !== s && isGhost(w, (end - 1) | 0)) end = (end - 1) | 0;
     Atomics.store(w, TICKETS, end);
+    if (ghosts) purgeGhosts(w);
   } else if (t === s) {
     s = (s + 1) | 0;
-    while (s !== end && Atomics.load(w, NGHOSTS) > 0 && dropGhost(w, s)) s = (s + 1) | 0;
+    if (ghosts) while (s !== end && isGhost(w, s)) s = (s + 1) | 0;
     Atomics.store(w, SERVED, s);
+    if (ghosts) purgeGhosts(w);
   } else {
     const n = Atomics.load(w, NGHOSTS);
     if (n < MAX_GHOSTS) {
@@ -219,12 +366,108 @@ function cancel(w: Int32Array, t: number): void {
       Atomics.store(w, NGHOSTS, n + 1);
     } else {
       // Too many ghosts to track: wake everyone rather than risk losing a
-      // wake-up. serve counts the forgotten ghosts and t itself as woken;
-      // none of them will come back to take itself off PENDING.
-      Atomics.store(w, NGHOSTS, 0);
+      // wake-up (serve skips the ghosts and drops them). t is served too,
+      // and will not come back to take itself off PENDING.
       serve(w, Number.POSITIVE_INFINITY);
-      Atomics.sub(w, PENDING, n + 1);
+      Atomics.sub(w, PENDING, 1);
     }
+  }
+}
+
+// ---- slots: who waits on which ticket --------------------------------------
+
+/** A slot's waiter word once its ticket is served (bit 31 over the liveness id; the ticket word then holds the horizon). */
+const SERVED_MARK = 1 << 31;
+const LIFE_MASK = ~SERVED_MARK;
+
+/**
+ * Mark the slots of the tickets just served, [start, end) less the ghosts:
+ * the ticket word takes the horizon (tickets before it were waiting when
+ * the wake-up was given), the waiter word SERVED_MARK. By CAS: a woken
+ * waiter may be freeing its slot at the same time (without INNER).
+ */
+function markServed(w: Int32Array, start: number, end: number, horizon: number, ghosts: boolean): void {
+  for (let k = SLOT; k < SLOT_END; k += 2) {
+    const life = Atomics.load(w, k + 1);
+    if (life <= 0) continue;
+    const t = Atomics.load(w, k);
+    if (((t - start) | 0) < 0 || ((end - t) | 0) <= 0 || (ghosts && isGhost(w, t))) continue;
+    Atomics.store(w, k, horizon);
+    Atomics.compareExchange(w, k + 1, life, life | SERVED_MARK);
+  }
+}
+
+/**
+ * Record ticket `t` (about to be issued) as this thread's in a free slot;
+ * returns the slot's index, or -1 if all are taken. Under INNER.
+ */
+function takeSlot(w: Int32Array, t: number): number {
+  for (let k = SLOT; k < SLOT_END; k += 2) {
+    if (Atomics.load(w, k + 1) === 0) {
+      Atomics.store(w, k, t);
+      Atomics.store(w, k + 1, ME);
+      return k;
+    }
+  }
+  return -1;
+}
+
+/**
+ * The slot at `k` holds `mark`: the liveness id of a thread that is gone,
+ * with SERVED_MARK if its ticket was served. Do what its wait would have
+ * done. Under INNER.
+ *   - served, and it never came back: pass the wake-up on to the oldest
+ *     ticket still waiting from before the horizon (none: nobody that
+ *     notify could have woken is left), then free the slot (in that order:
+ *     cut short in between, the wake-up is passed on twice, a spurious
+ *     wake-up, never lost);
+ *   - its ticket waits: cancel it (unless it is a ghost already);
+ *   - else (cancelled already, or never issued: a section cut short): free
+ *     the slot.
+ */
+function reclaim(w: Int32Array, k: number, mark: number): void {
+  const t = Atomics.load(w, k);
+  if (mark < 0) {
+    Atomics.sub(w, PENDING, 1);
+    serve(w, 1, t);
+  } else if (
+    ((Atomics.load(w, TICKETS) - t) | 0) > 0 &&
+    !isServed(w, t) &&
+    !(Atomics.load(w, NGHOSTS) > 0 && isGhost(w, t))
+  ) {
+    cancel(w, t);
+  }
+  Atomics.store(w, k + 1, 0);
+}
+
+/** Reclaim every slot whose thread is in `gone`. Under INNER. */
+function reclaimAll(w: Int32Array, gone: number[]): void {
+  for (let k = SLOT; k < SLOT_END; k += 2) {
+    const mark = Atomics.load(w, k + 1);
+    if (mark !== 0 && gone.includes(mark & LIFE_MASK)) reclaim(w, k, mark);
+  }
+}
+
+/**
+ * Look for slots of threads that are gone, and reclaim them. Called by a
+ * waiter whose park lasted a whole SLICE. The liveness checks (reads of
+ * core's liveness table) run before INNER is taken; a thread found gone stays gone.
+ */
+function audit(w: Int32Array): void {
+  let gone: number[] | undefined;
+  let alive: number[] | undefined;
+  for (let k = SLOT; k < SLOT_END; k += 2) {
+    const life = Atomics.load(w, k + 1) & LIFE_MASK;
+    if (life === 0 || life === ME || alive?.includes(life) || gone?.includes(life)) continue;
+    if (isThreadGone(life)) (gone ??= []).push(life);
+    else (alive ??= []).push(life);
+  }
+  if (gone === undefined) return;
+  lockInner(w);
+  try {
+    reclaimAll(w, gone);
+  } finally {
+    unlockInner(w);
   }
 }
 
@@ -298,6 +541,8 @@ export class Condition extends Acquirable {
   private spins: number | undefined;
   /** This thread's last notify woke a parked thread. */
   private wokeParked = false;
+  /** The slot the last enqueue took (read at once by the wait that called it). */
+  private slot = -1;
 
   /**
    * @param lock a `Lock` or `RLock` from @conc/lock; default a new `RLock`.
@@ -415,13 +660,14 @@ export class Condition extends Acquirable {
     const timeout = options?.timeout ?? Number.POSITIVE_INFINITY;
     this.checkOwned('waitSync');
     const t = this.enqueue();
+    const slot = this.slot;
     const level = this.releaseSave();
     try {
       this.parkSync(t, timeout, timeout === 0 ? 0 : this.waitBudget(timeout));
     } finally {
       this.restoreSync(level);
     }
-    return this.settle(t);
+    return this.settle(t, slot);
   }
 
   /**
@@ -450,13 +696,14 @@ export class Condition extends Acquirable {
 
   private async waitAsync(deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
     const t = this.enqueue();
+    const slot = this.slot;
     const level = this.releaseSave();
     try {
       await this.parkAsync(t, deadline, signal);
     } finally {
       await this.restoreAsync(level);
     }
-    return this.settle(t, signal);
+    return this.settle(t, slot, signal);
   }
 
   /**
@@ -529,7 +776,7 @@ export class Condition extends Acquirable {
     try {
       if (serve(w, n) > 0) this.wokeParked = true;
     } finally {
-      futexUnlock(w, INNER);
+      unlockInner(w);
     }
   }
 
@@ -542,7 +789,7 @@ export class Condition extends Acquirable {
     try {
       if (serve(w, Number.POSITIVE_INFINITY) > 0) this.wokeParked = true;
     } finally {
-      futexUnlock(w, INNER);
+      unlockInner(w);
     }
   }
 
@@ -565,12 +812,19 @@ export class Condition extends Acquirable {
     }
   }
 
+  /**
+   * Take a ticket (and a slot naming this thread, if one is free: its index
+   * goes to `this.slot`, -1 without one). The slot is written before the
+   * ticket is issued (a waiter that dies in between leaves a slot of a
+   * ticket never issued, which a repair frees).
+   */
   private enqueue(): number {
     const w = this.words;
     lockInner(w);
     const t = Atomics.load(w, TICKETS);
+    this.slot = takeSlot(w, t);
     Atomics.store(w, TICKETS, (t + 1) | 0);
-    futexUnlock(w, INNER);
+    unlockInner(w);
     return t;
   }
 
@@ -621,9 +875,13 @@ export class Condition extends Acquirable {
         Atomics.sub(w, PARKED, 1);
         return;
       }
-      const r = waitSync(w, slot, v, deadline, 0);
+      // Park for a SLICE at most: one that lasts it looks for waiters that died.
+      const r = waitSync(w, slot, v, Math.min(deadline, performance.now() + SLICE), 0);
       Atomics.sub(w, PARKED, 1);
-      if (r === 'timed-out') return;
+      if (r === 'timed-out') {
+        if (performance.now() >= deadline) return;
+        audit(w);
+      }
     }
   }
 
@@ -639,18 +897,27 @@ export class Condition extends Acquirable {
         Atomics.sub(w, PARKED, 1);
         return;
       }
-      const r = await waitAsync(w, slot, v, deadline, signal, 0);
+      const r = await waitAsync(w, slot, v, Math.min(deadline, performance.now() + SLICE), signal, 0);
       Atomics.sub(w, PARKED, 1);
-      if (r === 'timed-out') return;
+      if (r === 'timed-out') {
+        if (performance.now() >= deadline) return;
+        audit(w);
+      }
     }
   }
 
-  /** Holding the lock again: was ticket `t` served? If not, take it out of the queue. */
-  private settle(t: number, signal?: AbortSignal): boolean {
+  /**
+   * Holding the lock again: was ticket `t` served? If not, take it out of
+   * the queue. `slot`: the slot the wait took (-1: none), freed here.
+   */
+  private settle(t: number, slot: number, signal?: AbortSignal): boolean {
     const w = this.words;
     const aborted = signal?.aborted === true;
     if (!aborted && isServed(w, t)) {
-      Atomics.sub(w, PENDING, 1); // woken, and holding the lock again
+      // Woken, and holding the lock again. The slot goes first: cut short in
+      // between, PENDING (a hint) stays one too high, nothing else.
+      if (slot >= 0) Atomics.store(w, slot + 1, 0);
+      Atomics.sub(w, PENDING, 1);
       return true;
     }
     let served: boolean;
@@ -658,13 +925,16 @@ export class Condition extends Acquirable {
     try {
       // Re-checked under INNER: with a plain Lock, a careless notify may not hold it.
       served = isServed(w, t);
-      if (!served) cancel(w, t);
-      else {
-        Atomics.sub(w, PENDING, 1);
+      if (!served) {
+        cancel(w, t);
+        if (slot >= 0) Atomics.store(w, slot + 1, 0);
+      } else {
         if (aborted) serve(w, 1); // served, but the caller gave up: pass the wake-up on
+        if (slot >= 0) Atomics.store(w, slot + 1, 0);
+        Atomics.sub(w, PENDING, 1);
       }
     } finally {
-      futexUnlock(w, INNER);
+      unlockInner(w);
     }
     if (aborted) throw signal!.reason;
     return served;

@@ -59,7 +59,9 @@ export {
 export {
   type LivenessBoot,
   adoptLiveness,
+  isThreadGone,
   prepareThreadWatch,
+  threadLivenessId,
   threadDied,
   threadEnded,
 } from './liveness.js';

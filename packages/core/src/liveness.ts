@@ -139,6 +139,15 @@ export function adoptLiveness(boot: LivenessBoot | undefined): void {
   boot.life.unref();
 }
 
+/**
+ * The calling thread's own token for liveness (threadId + 1): unlike
+ * currentThreadToken() never overridden, so an internal lock or a wait slot
+ * names the OS thread that really holds or waits on it.
+ */
+export function threadLivenessId(): number {
+  return threadId + 1;
+}
+
 /** True once the local thread named by `token` (threadId + 1) has ended, in any way. */
 export function threadEnded(token: number): boolean {
   const t = state.table;
@@ -158,3 +167,6 @@ export function threadDied(token: number): boolean {
 export function livenessActive(): boolean {
   return state.table !== null || isMainThread;
 }
+
+/** Alias of {@link threadEnded}, the name the Condition and Queue internals use. */
+export const isThreadGone: (token: number) => boolean = threadEnded;

@@ -49,7 +49,7 @@
  */
 import v8 from 'node:v8';
 import { types } from 'node:util';
-import { DataCloneError, shareTag } from '@conc/core';
+import { DataCloneError, isThreadGone, shareTag, threadLivenessId } from '@conc/core';
 
 export const K_SMI = 0;
 export const K_UNDEFINED = 1;
@@ -447,10 +447,37 @@ function putValues(value: object, keys: string[], n: number): boolean {
 
 // ---- shape tables -----------------------------------------------------------
 
+/** The shape lock's word while this thread holds it: its liveness id << 1 (never 0). */
+const SHAPES_HELD = threadLivenessId() << 1;
+
+/**
+ * Take a shape table's lock: 0 free, else its holder's liveness id << 1.
+ * Held for a few microseconds, so waiters poll (1 ms naps); one that sees
+ * the same holder for 25 naps asks whether its thread is gone, and then
+ * takes the lock over: the table needs no repair (an entry counts only once
+ * the count that publishes it is stored; bytes past it are overwritten).
+ */
+function lockShapes(w: Int32Array, at: number): void {
+  let seen = 0;
+  let naps = 0;
+  for (;;) {
+    const v = Atomics.compareExchange(w, at, 0, SHAPES_HELD);
+    if (v === 0) return;
+    if (v !== seen) {
+      seen = v;
+      naps = 0;
+    } else if (++naps >= 25) {
+      naps = 0;
+      if (isThreadGone(v >>> 1) && Atomics.compareExchange(w, at, v, SHAPES_HELD) === v) return;
+    }
+    Atomics.wait(w, at, v, 1);
+  }
+}
+
 /**
  * A queue's shape table, as one thread knows it. In shared memory: `table`
- * (SHAPE_TABLE_BYTES), and three words at `at`: a lock, the count of shapes
- * and the bytes they take. Entries are appended under the lock and never
+ * (SHAPE_TABLE_BYTES), and three words at `at`: a lock (see lockShapes), the
+ * count of shapes and the bytes they take. Entries are appended under the lock and never
  * change: len16 n key{n} (keys as in FLAT), id = position in the table. The
  * count is stored last (seq-cst): whoever read a count can read the entries
  * below it, and a consumer reads a SHAPED record only after the PUT_COUNT
@@ -495,7 +522,7 @@ export class Shapes {
     const len = wp;
     const w = this.w;
     const at = this.at;
-    while (Atomics.compareExchange(w, at, 0, 1) !== 0) Atomics.wait(w, at, 1, 1);
+    lockShapes(w, at);
     try {
       this.sync(Atomics.load(w, at + 1));
       id = this.byName.get(name);

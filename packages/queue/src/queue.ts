@@ -15,16 +15,23 @@
  *            (GET_LOCK + 8: async waiters on GET_LOCK)
  *   getters  GET_WAITERS GET_SLEEPY NOT_EMPTY           sleeping consumers: count, flag, eventcount
  *   putters  PUT_WAITERS PUT_SLEEPY NOT_FULL            sleeping producers: the same
- *   join     UNFINISHED JOIN_WAITERS                    JoinableQueue
+ *   join     DONE JOIN_WAITERS                          JoinableQueue: taskDone calls (+ dropped items)
  *
  * Two locks (Michael & Scott's two-lock queue, over a ring): producers
- * serialize on PUT_LOCK, consumers on GET_LOCK (core's three-state futex,
- * fast paths inlined here), and the two sides meet only through atomic loads
- * of each other's line. One producer and one consumer never contend.
+ * serialize on PUT_LOCK, consumers on GET_LOCK, and the two sides meet only
+ * through atomic loads of each other's line. One producer and one consumer
+ * never contend. A lock is core's three-state futex (fast paths inlined
+ * here) with the holder's name in it: 0 free, else the holder thread's
+ * liveness id << 1 (core's threadLivenessId), bit 0 set while waiters may be
+ * parked (the futex's state 2). A waiter parks on a lock for a SLICE at most,
+ * and never past its call's deadline: a timeout is always honoured, however
+ * long another thread holds the lock.
  *
  * Positions: HEAD and TAIL run over [0, 2*cap) (twice the ring, so that full
  * and empty differ): used = (TAIL - HEAD) mod 2*cap, a record starts at byte
- * (pos mod cap). PUT_COUNT and GET_COUNT count items put and got, as
+ * (pos mod cap). Positions are multiples of 4; the low two bits of the HEAD
+ * and TAIL words (TAG) hold GET_COUNT, resp. PUT_COUNT, mod 4 as of their
+ * last store (see Death). PUT_COUNT and GET_COUNT count items put and got, as
  * wrapping Int32s; the queue holds (PUT_COUNT - GET_COUNT) items. Each side
  * caches what it last saw of the other (HEAD_SEEN, GOT_SEEN; PUT_SEEN) and
  * looks at the other side's line only when its cache says full (or empty):
@@ -36,14 +43,44 @@
  *     TAIL; wrap-around: a record whose bytes run past the ring's end goes on
  *     at byte 0 (its header and payload words never straddle the end, as cap
  *     and records are multiples of 4; byte payloads are copied in two pieces).
- *     Then UNFINISHED += 1 (JoinableQueue), TAIL (plain), and last the
- *     seq-cst store of PUT_COUNT, which publishes the record.
+ *     Then TAIL (plain, tagged with the new count), and last the seq-cst
+ *     store of PUT_COUNT, which publishes the record.
  *   get (holding GET_LOCK): if GET_COUNT == PUT_SEEN, read PUT_COUNT; equal
  *     too: EMPTY (SHUTDOWN read then, and the count read again: shut down
  *     and empty for good). Else read the record at HEAD (small kinds decoded
  *     in place, node:v8 bytes copied out and deserialized after unlocking),
- *     write GET_COUNT (plain), and last the seq-cst store of HEAD, which
- *     frees the bytes.
+ *     write GET_COUNT (plain), and last the seq-cst store of HEAD (tagged
+ *     with the new count), which frees the bytes.
+ *
+ * Death: a thread that dies in a locked section (a Worker terminate()d in
+ * putSync of a 4 MiB item) leaves its lock word naming it. A waiter whose
+ * park lasts a whole SLICE with that same word asks core's isThreadGone;
+ * if the holder is gone it takes the lock over by CAS (one taker) and
+ * repairs the section before its own (recover). Each section writes in an
+ * order such that any prefix of it is repairable from the tags:
+ *   put: the record bytes (past TAIL: invisible), then TAIL with the tag
+ *     of PUT_COUNT + 1, then PUT_COUNT. TAIL's tag ahead of PUT_COUNT means
+ *     the record is whole but unpublished: publish it (the item is there,
+ *     once, though its put never returned). Else nothing was published, and
+ *     the next put writes over the half-written bytes: a half-written record
+ *     is never readable.
+ *   get: the record is read, then GET_COUNT, then HEAD with the new tag.
+ *     HEAD's tag behind GET_COUNT means the record was not freed: take
+ *     GET_COUNT back (the item stays in the queue, for the next get: its
+ *     consumer died before taking it). The cost: producers may have read
+ *     that GET_COUNT, so one put may pass maxsize until the next get.
+ *   immediate shutdown (under both locks): GET_COUNT = PUT_COUNT, then HEAD
+ *     = TAIL. Cut short between the two, recover finishes the drop. (Cut
+ *     short after them and before DONE is raised, a JoinableQueue counts
+ *     the dropped items as unfinished.)
+ *   The shape table's lock names its holder too and is taken over the same
+ *   way (codec.ts lockShapes); it needs no repair.
+ * Counts stay exact: qsize() is the number of whole records, and (for a
+ * JoinableQueue) unfinishedTasks is PUT_COUNT - DONE, raised by the very
+ * store that publishes an item, so no section can leave it off by one.
+ * Only threads started by conc are watched (core's liveness.ts): a holder in
+ * a raw `new Worker` that dies is never taken over; its lock stays held, and
+ * every call with a timeout still times out.
  *
  * Invariants:
  *   - A record's bytes are written before the PUT_COUNT store that publishes
@@ -52,7 +89,8 @@
  *     half-written record and a producer never overwrites an unread one.
  *     Words each side writes only under its own lock are read plainly there.
  *   - Caches and cross-side reads only lag: HEAD, GET_COUNT and PUT_COUNT
- *     only grow, so a stale value under-estimates room or items, never over
+ *     only grow (but for the take-back in Death), so a stale value
+ *     under-estimates room or items, never over
  *     (it costs a fresh look, not a corrupt write). A producer reads HEAD
  *     before GET_COUNT: the HEAD store follows the GET_COUNT write, so a
  *     HEAD that shows a get comes with that get's count.
@@ -92,8 +130,9 @@
  *     (even blocked in a Sync call on this queue) cannot sit on the only one.
  *   - Locks are never held across an await nor while waiting for room or
  *     items; an async call takes a busy lock by waiting asynchronously on the
- *     lock word (then taking it with exchange(2), as core's futex does), and
- *     runs its locked section in the same synchronous step that took it.
+ *     lock word (then taking it marked contended, as core's futex does with
+ *     exchange(2)), and runs its locked section in the same synchronous step
+ *     that took it (a takeover and its repair included).
  *     An async waiter counts itself in the word 8 after the lock's while it
  *     waits, and an unlock that finds any wakes every waiter of the lock, not
  *     one: a single wake-up taken by an async waiter whose event loop is busy
@@ -107,16 +146,14 @@
  *     (Python's get drains what is left). Immediate also takes GET_LOCK
  *     and drops what is left (HEAD = TAIL), marking each dropped item done.
  *     Then it bumps both eventcounts and wakes everyone, who re-check.
- *   - JoinableQueue: UNFINISHED rises before an item is visible (a fast
- *     consumer's taskDone can never see it early), and falls by CAS in
- *     taskDone, which refuses to go below 0. join waits on UNFINISHED itself;
- *     the taskDone that reaches 0 notifies all when JOIN_WAITERS says any.
+ *   - JoinableQueue: unfinished = PUT_COUNT - DONE rises with the store that
+ *     makes an item visible (a fast consumer's taskDone can never see it
+ *     early), and falls by a CAS on DONE in taskDone, which refuses to go
+ *     below 0. join waits on DONE; the taskDone that reaches 0 notifies all
+ *     when JOIN_WAITERS says any (as does an immediate shutdown).
  */
 import {
   ConcRuntimeError,
-  FUTEX_CONTENDED,
-  FUTEX_LOCKED,
-  FUTEX_UNLOCKED,
   SPIN_ASYNC,
   SPIN_SYNC,
   type SharedWords,
@@ -127,8 +164,10 @@ import {
   checkWaitOptions,
   deadlineOf,
   describeWords,
-  futexLockSync,
+  isThreadGone,
   registerShareable,
+  remaining,
+  threadLivenessId,
   throwIfAborted,
   waitAsync,
   waitSync,
@@ -195,9 +234,18 @@ const NOT_EMPTY = 3 * LINE + 2;
 const PUT_WAITERS = 4 * LINE;
 const PUT_SLEEPY = 4 * LINE + 1;
 const NOT_FULL = 4 * LINE + 2;
-const UNFINISHED = 5 * LINE;
+/** JoinableQueue: taskDone() calls and dropped items; unfinished = PUT_COUNT - DONE. */
+const DONE = 5 * LINE;
 const JOIN_WAITERS = 5 * LINE + 1;
 const HEADER_WORDS = 6 * LINE;
+/**
+ * HEAD and TAIL are byte positions, multiples of 4; their low two bits (TAG)
+ * hold their side's count mod 4 as of their last store (GET_COUNT, resp.
+ * PUT_COUNT): a lock taken over from a dead holder tells from them whether
+ * the section stopped between the position and the count (see recover).
+ */
+const TAG = 3;
+const POS = ~TAG;
 
 const KIND_QUEUE = 1;
 const KIND_JOINABLE = 2;
@@ -238,48 +286,95 @@ type Names = ReturnType<typeof namesFor>;
 const QUEUE_NAMES = namesFor('Queue');
 const JOINABLE_NAMES = namesFor('JoinableQueue');
 
-// The locks are core's three-state futex (futex.ts); the fast paths are
-// written out here so that they inline into the locked sections.
-function lockSync(w: Int32Array, i: number): void {
-  if (Atomics.compareExchange(w, i, FUTEX_UNLOCKED, FUTEX_LOCKED) !== FUTEX_UNLOCKED) {
-    futexLockSync(w, i, Number.POSITIVE_INFINITY);
+// ---- the two locks -----------------------------------------------------------
+//
+// Each lock is one word: 0 free, else the holder's liveness id << 1 (core's
+// threadLivenessId), bit 0 set while waiters may be parked (core's futex
+// state 2). The holder is thus written by the very CAS that takes the lock,
+// so a holder that dies in its locked section is always known: a waiter
+// parks for a SLICE at most, and one that finds the same holder still there
+// asks whether that holder's thread is gone, and then takes the lock over
+// (one CAS: a single taker) and repairs the section (see recover).
+
+/** The lock word while this thread holds a lock (bit 0 clear). */
+const HELD = threadLivenessId() << 1;
+/** The longest park (ms) on a lock before asking whether its holder is gone. */
+const SLICE = 25;
+/** Polls of a busy lock before parking (as core's futex: hand-offs only). */
+const SPIN_LOCK = 20;
+// Outcomes of a blocking lock.
+const TIMED_OUT = 0;
+const TAKEN = 1;
+const TAKEN_OVER = 2;
+
+/**
+ * Blocking slow path: take lock `i` before `deadline`: TAKEN, TAKEN_OVER
+ * (from a holder that died: the caller must recover) or TIMED_OUT.
+ */
+function lockSlowSync(w: Int32Array, i: number, deadline: number): number {
+  for (let n = 0; n < SPIN_LOCK; n++) {
+    const v = Atomics.load(w, i);
+    if (v === 0 && Atomics.compareExchange(w, i, 0, HELD) === 0) return TAKEN;
+    if (v & 1) break;
+  }
+  for (;;) {
+    const v = lockOrMark(w, i, true);
+    if (v === 0) return TAKEN;
+    const left = remaining(deadline);
+    if (left === 0) return TIMED_OUT;
+    if (Atomics.wait(w, i, v, Math.min(left, SLICE)) === 'timed-out' && takeOver(w, i, v)) return TAKEN_OVER;
   }
 }
 
-/** Take a lock without blocking: true if taken (possibly marked contended). */
-function lockNow(w: Int32Array, i: number): boolean {
-  return (
-    Atomics.compareExchange(w, i, FUTEX_UNLOCKED, FUTEX_LOCKED) === FUTEX_UNLOCKED ||
-    Atomics.exchange(w, i, FUTEX_CONTENDED) === FUTEX_UNLOCKED
-  );
+/**
+ * Take lock `i` if it is free (marked contended if `waited`: this caller
+ * was parked, others may still be, and only the mark makes the unlock wake
+ * one of them), and return 0; else mark it contended and return the word to
+ * park on.
+ */
+function lockOrMark(w: Int32Array, i: number, waited: boolean): number {
+  for (;;) {
+    const v = Atomics.load(w, i);
+    if (v === 0) {
+      if (Atomics.compareExchange(w, i, 0, waited ? HELD | 1 : HELD) === 0) return 0;
+    } else if (v & 1) {
+      return v;
+    } else if (Atomics.compareExchange(w, i, v, v | 1) === v) {
+      return v | 1;
+    }
+  }
+}
+
+/** After a whole SLICE parked on `v`: if its holder's thread is gone, take the lock over (true). */
+function takeOver(w: Int32Array, i: number, v: number): boolean {
+  return Atomics.load(w, i) === v && isThreadGone(v >>> 1) && Atomics.compareExchange(w, i, v, HELD | 1) === v;
 }
 
 /**
- * Async slow path, taking the lock (synchronously: the locked section must
- * follow in the same synchronous step). A caller that was parked on the word
- * takes it with exchange(2), never a CAS to 1: others may still be parked
- * behind it, and only a 2 makes the next unlock notify one of them (futex.ts).
+ * Async slow path: park on lock word `v` (a SLICE at most, and not past the
+ * deadline), counted in ASYNC_LOCKERS until this event loop has seen the
+ * wake-up.
  */
-function takeLock(w: Int32Array, i: number, waited: boolean): boolean {
-  return waited ? Atomics.exchange(w, i, FUTEX_CONTENDED) === FUTEX_UNLOCKED : lockNow(w, i);
-}
-
-/**
- * Async slow path: wait for a busy lock (its word was set to 2 by takeLock),
- * counted in ASYNC_LOCKERS until this event loop has seen the wake-up.
- */
-async function waitLock(w: Int32Array, i: number, signal: AbortSignal | undefined): Promise<void> {
+async function waitLock(
+  w: Int32Array,
+  i: number,
+  v: number,
+  deadline: number,
+  signal: AbortSignal | undefined,
+): Promise<WaitResult> {
   Atomics.add(w, i + ASYNC_LOCKERS, 1);
+  let r: WaitResult;
   try {
-    await waitAsync(w, i, FUTEX_CONTENDED, Number.POSITIVE_INFINITY, signal);
+    r = await waitAsync(w, i, v, Math.min(deadline, performance.now() + SLICE), signal);
   } finally {
     Atomics.sub(w, i + ASYNC_LOCKERS, 1);
   }
   if (signal?.aborted) Atomics.notify(w, i, 1); // leaving: pass on a wake-up it may have taken
+  return r;
 }
 
 function unlock(w: Int32Array, i: number): void {
-  if (Atomics.exchange(w, i, FUTEX_UNLOCKED) === FUTEX_CONTENDED) {
+  if (Atomics.exchange(w, i, 0) & 1) {
     // One wake-up, unless an async waiter might take it and sit on it (see top).
     if (Atomics.load(w, i + ASYNC_LOCKERS) === 0) Atomics.notify(w, i, 1);
     else Atomics.notify(w, i);
@@ -428,10 +523,10 @@ export class Queue<T = unknown> {
    */
   private hasRoom(size: number): boolean {
     const w = this.words;
-    const head = Atomics.load(w, HEAD);
+    const head = Atomics.load(w, HEAD) & POS;
     const got = Atomics.load(w, GET_COUNT);
     if (this.maxsize > 0 && ((Atomics.load(w, PUT_COUNT) - got) | 0) >= this.maxsize) return false;
-    let used = Atomics.load(w, TAIL) - head;
+    let used = (Atomics.load(w, TAIL) & POS) - head;
     if (used < 0) used += this.span;
     return this.byteCapacity - used >= size;
   }
@@ -442,6 +537,52 @@ export class Queue<T = unknown> {
         `${method}: the item takes ${rec.size} bytes serialized, more than the queue's byteCapacity of ${this.byteCapacity} bytes; ` +
           'nothing was enqueued (give the queue a larger { byteCapacity })',
       );
+    }
+  }
+
+  // ---- the locks ----------------------------------------------------------------
+
+  /** Take lock `i` (PUT_LOCK or GET_LOCK); false if `deadline` passes first. */
+  private lock(i: number, deadline = Number.POSITIVE_INFINITY): boolean {
+    return Atomics.compareExchange(this.words, i, 0, HELD) === 0 || this.lockSlow(i, deadline);
+  }
+
+  /** The blocking slow path of {@link lock}, recovering a lock taken over. */
+  private lockSlow(i: number, deadline: number): boolean {
+    const r = lockSlowSync(this.words, i, deadline);
+    if (r === TAKEN_OVER) this.recover(i);
+    return r !== TIMED_OUT;
+  }
+
+  /**
+   * Holding lock `i`, taken over from a holder that died in its locked
+   * section: finish or undo what the section left half done (see the top).
+   *   put side: TAIL's tag one ahead of PUT_COUNT means TAIL moved past a
+   *     record written whole, not yet published: publish it (the item is in
+   *     the queue, once). Else nothing is visible: a record written past
+   *     TAIL is overwritten by the next put.
+   *   get side: HEAD's tag behind GET_COUNT means the count moved and the
+   *     record was not freed: take the count back (the item stays in the
+   *     queue, for the next get). Unless an immediate shutdown was dropping
+   *     everything (SHUTDOWN 2, GET_COUNT == PUT_COUNT): finish the drop.
+   */
+  private recover(i: number): void {
+    const w = this.words;
+    if (i === PUT_LOCK) {
+      const put = w[PUT_COUNT];
+      if ((w[TAIL] & TAG) !== (put & TAG)) {
+        Atomics.store(w, PUT_COUNT, (put + 1) | 0);
+        if (Atomics.load(w, GET_SLEEPY) !== 0) this.wakeGetters();
+      }
+      return;
+    }
+    const got = w[GET_COUNT];
+    if ((w[HEAD] & TAG) === (got & TAG)) return;
+    if (Atomics.load(w, SHUTDOWN) === 2 && got === Atomics.load(w, PUT_COUNT)) {
+      w[PUT_SEEN] = got;
+      Atomics.store(w, HEAD, Atomics.load(w, TAIL));
+    } else {
+      Atomics.store(w, GET_COUNT, (got - 1) | 0);
     }
   }
 
@@ -462,7 +603,7 @@ export class Queue<T = unknown> {
       return SHUT;
     }
     const put = w[PUT_COUNT];
-    const tail = w[TAIL];
+    const tail = w[TAIL] & POS;
     const maxsize = this.maxsize;
     const span = this.span;
     const cap = this.byteCapacity;
@@ -470,7 +611,7 @@ export class Queue<T = unknown> {
     if (used < 0) used += span;
     if (cap - used < rec.size || (maxsize > 0 && ((put - w[GOT_SEEN]) | 0) >= maxsize)) {
       // Looks full by what producers saw last: look again (HEAD first, see top).
-      const head = Atomics.load(w, HEAD);
+      const head = Atomics.load(w, HEAD) & POS;
       const got = Atomics.load(w, GET_COUNT);
       w[HEAD_SEEN] = head;
       w[GOT_SEEN] = got;
@@ -482,11 +623,11 @@ export class Queue<T = unknown> {
       }
     }
     writeRecord(this.ring, tail < cap ? tail : tail - cap, rec);
-    if (this.joinable) Atomics.add(w, UNFINISHED, 1);
     let next = tail + rec.size;
     if (next >= span) next -= span;
-    w[TAIL] = next;
-    Atomics.store(w, PUT_COUNT, (put + 1) | 0); // publishes the record
+    const count = (put + 1) | 0;
+    w[TAIL] = next | (count & TAG); // the record is whole: a takeover rolls forward from here
+    Atomics.store(w, PUT_COUNT, count); // publishes the record
     unlock(w, PUT_LOCK);
     if (Atomics.load(w, GET_SLEEPY) !== 0) this.wakeGetters();
     return OK;
@@ -515,13 +656,14 @@ export class Queue<T = unknown> {
       }
       w[PUT_SEEN] = put;
     }
-    const head = w[HEAD];
+    const head = w[HEAD] & POS;
     const cap = this.byteCapacity;
     const value = readRecord(this.ring, head < cap ? head : head - cap);
     let next = head + readOut.size;
     if (next >= this.span) next -= this.span;
-    w[GET_COUNT] = (got + 1) | 0;
-    Atomics.store(w, HEAD, next); // frees the record's bytes (and publishes GET_COUNT)
+    const count = (got + 1) | 0;
+    w[GET_COUNT] = count; // a takeover before the HEAD store rolls this back
+    Atomics.store(w, HEAD, next | (count & TAG)); // frees the record's bytes (and publishes GET_COUNT)
     unlock(w, GET_LOCK);
     if (Atomics.load(w, PUT_SLEEPY) !== 0) this.wakePutters();
     return value;
@@ -597,6 +739,18 @@ export class Queue<T = unknown> {
     );
   }
 
+  /** A put whose timeout passed while another thread held the put lock. */
+  private busyError(method: string, timeout: number | undefined): QueueFull {
+    return new QueueFull(
+      `${method}: could not put within ${timeout} ms: another thread held the queue's lock all along`,
+    );
+  }
+
+  /** A get whose timeout passed while another thread held the get lock. */
+  private busyEmptyError(method: string, timeout: number | undefined): QueueEmpty {
+    return new QueueEmpty(`${method}: no item within ${timeout} ms: another thread held the queue's lock all along`);
+  }
+
   private shutError(method: string): QueueShutDown {
     return new QueueShutDown(`${method}: the queue is shut down`);
   }
@@ -617,7 +771,7 @@ export class Queue<T = unknown> {
     const method = this.names.putNowait;
     const rec = encodeItem(item, scratchRec, method, this.ring.shapes);
     this.checkSize(rec, method);
-    lockSync(this.words, PUT_LOCK);
+    this.lock(PUT_LOCK);
     const r = this.lockedPut(rec);
     if (r === FULL) throw this.fullError(method, rec);
     if (r === SHUT) throw this.shutError(method);
@@ -635,10 +789,14 @@ export class Queue<T = unknown> {
     const rec = encodeItem(item, scratchRec, method, this.ring.shapes);
     this.checkSize(rec, method);
     const w = this.words;
-    lockSync(w, PUT_LOCK);
+    let deadline: number | undefined;
+    if (Atomics.compareExchange(w, PUT_LOCK, 0, HELD) !== 0) {
+      deadline = deadlineOf(options?.timeout);
+      if (!this.lockSlow(PUT_LOCK, deadline)) throw this.busyError(method, options?.timeout);
+    }
     let r = this.lockedPut(rec);
     if (r === OK) return;
-    const deadline = deadlineOf(options?.timeout);
+    deadline ??= deadlineOf(options?.timeout);
     for (;;) {
       if (r === SHUT) throw this.shutError(method);
       if (pastDeadline(deadline)) throw this.fullError(method, rec, options?.timeout);
@@ -647,7 +805,7 @@ export class Queue<T = unknown> {
         if (!this.hasRoom(rec.size) && Atomics.load(w, SHUTDOWN) === 0) waitSync(w, NOT_FULL, seq, deadline, 0);
         Atomics.sub(w, PUT_WAITERS, 1);
       }
-      lockSync(w, PUT_LOCK);
+      if (!this.lock(PUT_LOCK, deadline)) throw this.busyError(method, options?.timeout);
       r = this.lockedPut(rec);
       if (r === OK) return;
     }
@@ -673,10 +831,11 @@ export class Queue<T = unknown> {
       return Promise.reject(error);
     }
     const w = this.words;
-    if (lockNow(w, PUT_LOCK)) {
+    if (Atomics.compareExchange(w, PUT_LOCK, 0, HELD) === 0) {
       let r = this.lockedPut(rec);
       // Full: poll briefly before paying for the async slow path.
-      if (r === FULL && this.spinForRoom(rec.size, SPIN_ASYNC) && lockNow(w, PUT_LOCK)) r = this.lockedPut(rec);
+      if (r === FULL && this.spinForRoom(rec.size, SPIN_ASYNC) && Atomics.compareExchange(w, PUT_LOCK, 0, HELD) === 0)
+        r = this.lockedPut(rec);
       if (r === OK) return Promise.resolve();
       if (r === SHUT) return Promise.reject(this.shutError(method));
     }
@@ -690,10 +849,14 @@ export class Queue<T = unknown> {
     let waited = false;
     for (;;) {
       throwIfAborted(signal);
-      if (!takeLock(w, PUT_LOCK, waited)) {
+      const v = lockOrMark(w, PUT_LOCK, waited);
+      if (v !== 0) {
+        if (pastDeadline(deadline)) throw this.busyError(method, options?.timeout);
         waited = true;
-        await waitLock(w, PUT_LOCK, signal);
-        continue;
+        const lr = await waitLock(w, PUT_LOCK, v, deadline, signal);
+        throwIfAborted(signal);
+        if (lr !== 'timed-out' || !takeOver(w, PUT_LOCK, v)) continue;
+        this.recover(PUT_LOCK);
       }
       waited = false;
       const r = this.lockedPut(rec, restore);
@@ -722,7 +885,7 @@ export class Queue<T = unknown> {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (lockNow(this.words, PUT_LOCK)) {
+    if (Atomics.compareExchange(this.words, PUT_LOCK, 0, HELD) === 0) {
       const r = this.lockedPut(rec, true);
       if (r === OK) return Promise.resolve(true);
       if (r === SHUT) return Promise.resolve(false);
@@ -743,7 +906,7 @@ export class Queue<T = unknown> {
    * {@link QueueShutDown} if the queue is shut down and empty.
    */
   getNowait(): T {
-    lockSync(this.words, GET_LOCK);
+    this.lock(GET_LOCK);
     const v = this.lockedGet();
     if (v === EMPTY) throw new QueueEmpty(`${this.label}.getNowait: the queue is empty`);
     if (v === SHUT_EMPTY) throw this.shutEmptyError(this.names.getNowait);
@@ -759,15 +922,19 @@ export class Queue<T = unknown> {
   getSync(options?: SyncWaitOptions): T {
     const w = this.words;
     if (options !== undefined) checkSyncWaitOptions(options, this.names.getSync);
-    lockSync(w, GET_LOCK);
+    let deadline: number | undefined;
+    if (Atomics.compareExchange(w, GET_LOCK, 0, HELD) !== 0) {
+      deadline = deadlineOf(options?.timeout);
+      if (!this.lockSlow(GET_LOCK, deadline)) throw this.busyEmptyError(this.names.getSync, options?.timeout);
+    }
     const v = this.lockedGet();
-    if (v === EMPTY || v === SHUT_EMPTY) return this.getSlowSync(v, options?.timeout);
+    if (v === EMPTY || v === SHUT_EMPTY) return this.getSlowSync(v, options?.timeout, deadline);
     return (v === V8_PENDING ? takeV8() : v) as T;
   }
 
-  private getSlowSync(v: unknown, timeout: number | undefined): T {
+  private getSlowSync(v: unknown, timeout: number | undefined, known: number | undefined): T {
     const w = this.words;
-    const deadline = deadlineOf(timeout);
+    const deadline = known ?? deadlineOf(timeout);
     for (;;) {
       if (v === SHUT_EMPTY) throw this.shutEmptyError(this.names.getSync);
       if (pastDeadline(deadline)) throw new QueueEmpty(`${this.label}.getSync: no item within ${timeout} ms`);
@@ -776,7 +943,7 @@ export class Queue<T = unknown> {
         if (!this.available() && Atomics.load(w, SHUTDOWN) === 0) waitSync(w, NOT_EMPTY, seq, deadline, 0);
         Atomics.sub(w, GET_WAITERS, 1);
       }
-      lockSync(w, GET_LOCK);
+      if (!this.lock(GET_LOCK, deadline)) throw new QueueEmpty(`${this.label}.getSync: no item within ${timeout} ms`);
       v = this.lockedGet();
       if (v !== EMPTY && v !== SHUT_EMPTY) return (v === V8_PENDING ? takeV8() : v) as T;
     }
@@ -800,11 +967,12 @@ export class Queue<T = unknown> {
       if (signal?.aborted) return Promise.reject(signal.reason);
     }
     const w = this.words;
-    if (lockNow(w, GET_LOCK)) {
+    if (Atomics.compareExchange(w, GET_LOCK, 0, HELD) === 0) {
       let v = this.lockedGet();
       // Empty: poll briefly before paying for the async slow path; a producer
       // that is running usually delivers within this.
-      if (v === EMPTY && this.spinForItem(SPIN_ASYNC) && lockNow(w, GET_LOCK)) v = this.lockedGet();
+      if (v === EMPTY && this.spinForItem(SPIN_ASYNC) && Atomics.compareExchange(w, GET_LOCK, 0, HELD) === 0)
+        v = this.lockedGet();
       if (v === SHUT_EMPTY) return Promise.reject(this.shutEmptyError(this.names.get));
       if (v !== EMPTY) {
         try {
@@ -823,10 +991,14 @@ export class Queue<T = unknown> {
     let waited = false;
     for (;;) {
       throwIfAborted(signal);
-      if (!takeLock(w, GET_LOCK, waited)) {
+      const lv = lockOrMark(w, GET_LOCK, waited);
+      if (lv !== 0) {
+        if (pastDeadline(deadline)) throw this.busyEmptyError(this.names.get, timeout);
         waited = true;
-        await waitLock(w, GET_LOCK, signal);
-        continue;
+        const lr = await waitLock(w, GET_LOCK, lv, deadline, signal);
+        throwIfAborted(signal);
+        if (lr !== 'timed-out' || !takeOver(w, GET_LOCK, lv)) continue;
+        this.recover(GET_LOCK);
       }
       waited = false;
       const v = this.lockedGet();
@@ -880,26 +1052,28 @@ export class Queue<T = unknown> {
     }
     const immediate = Boolean(options.immediate);
     const w = this.words;
-    lockSync(w, PUT_LOCK);
+    this.lock(PUT_LOCK);
     if (Atomics.load(w, SHUTDOWN) === 0 || immediate) Atomics.store(w, SHUTDOWN, immediate ? 2 : 1);
     let dropped = 0;
+    let put = 0;
     if (immediate) {
-      lockSync(w, GET_LOCK);
-      const put = w[PUT_COUNT];
+      this.lock(GET_LOCK);
+      put = w[PUT_COUNT];
       dropped = (put - w[GET_COUNT]) | 0;
       w[GET_COUNT] = put;
       w[PUT_SEEN] = put;
-      Atomics.store(w, HEAD, w[TAIL]);
+      Atomics.store(w, HEAD, w[TAIL]); // the same tag: GET_COUNT == PUT_COUNT
       unlock(w, GET_LOCK);
     }
     unlock(w, PUT_LOCK);
     if (this.joinable && immediate) {
+      // Each dropped item counts as done (PUT_COUNT no longer moves: puts are refused).
       for (;;) {
-        const u = Atomics.load(w, UNFINISHED);
-        const left = Math.max(0, u - dropped);
-        if (Atomics.compareExchange(w, UNFINISHED, u, left) === u) break;
+        const d = Atomics.load(w, DONE);
+        const left = Math.max(0, ((put - d) | 0) - dropped);
+        if (Atomics.compareExchange(w, DONE, d, (put - left) | 0) === d) break;
       }
-      Atomics.notify(w, UNFINISHED);
+      Atomics.notify(w, DONE);
     }
     Atomics.store(w, GET_SLEEPY, 0);
     Atomics.add(w, NOT_EMPTY, 1);
@@ -934,7 +1108,14 @@ export class Queue<T = unknown> {
 export class JoinableQueue<T = unknown> extends Queue<T> {
   /** How many items were put and not yet marked done with {@link taskDone}. */
   get unfinishedTasks(): number {
-    return Atomics.load(this.words, UNFINISHED);
+    return Math.max(0, this.unfinished());
+  }
+
+  /** PUT_COUNT - DONE: counted from the store that publishes an item (see the top). */
+  private unfinished(): number {
+    const w = this.words;
+    const done = Atomics.load(w, DONE);
+    return (Atomics.load(w, PUT_COUNT) - done) | 0;
   }
 
   /**
@@ -944,14 +1125,15 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   taskDone(): void {
     const w = this.words;
     for (;;) {
-      const u = Atomics.load(w, UNFINISHED);
+      const d = Atomics.load(w, DONE);
+      const u = (Atomics.load(w, PUT_COUNT) - d) | 0;
       if (u <= 0) {
         throw new ConcRuntimeError(
           'JoinableQueue.taskDone: called more times than items were put (no unfinished task left)',
         );
       }
-      if (Atomics.compareExchange(w, UNFINISHED, u, u - 1) === u) {
-        if (u === 1 && Atomics.load(w, JOIN_WAITERS) !== 0) Atomics.notify(w, UNFINISHED);
+      if (Atomics.compareExchange(w, DONE, d, (d + 1) | 0) === d) {
+        if (u === 1 && Atomics.load(w, JOIN_WAITERS) !== 0) Atomics.notify(w, DONE);
         return;
       }
     }
@@ -964,14 +1146,14 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   joinSync(options?: SyncWaitOptions): boolean {
     if (options !== undefined) checkSyncWaitOptions(options, 'JoinableQueue.joinSync');
     const w = this.words;
-    if (Atomics.load(w, UNFINISHED) === 0) return true;
+    if (this.unfinished() <= 0) return true;
     const deadline = deadlineOf(options?.timeout);
     for (;;) {
       Atomics.add(w, JOIN_WAITERS, 1);
-      const u = Atomics.load(w, UNFINISHED);
-      const r = u === 0 ? 'ok' : waitSync(w, UNFINISHED, u, deadline);
+      const d = Atomics.load(w, DONE);
+      const r = this.unfinished() <= 0 ? 'ok' : waitSync(w, DONE, d, deadline);
       Atomics.sub(w, JOIN_WAITERS, 1);
-      if (Atomics.load(w, UNFINISHED) === 0) return true;
+      if (this.unfinished() <= 0) return true;
       if (r === 'timed-out') return false;
     }
   }
@@ -986,19 +1168,19 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     const signal = options?.signal;
     throwIfAborted(signal);
     const w = this.words;
-    if (Atomics.load(w, UNFINISHED) === 0) return true;
+    if (this.unfinished() <= 0) return true;
     const deadline = deadlineOf(options?.timeout);
     for (;;) {
       Atomics.add(w, JOIN_WAITERS, 1);
       let r: WaitResult;
       try {
-        const u = Atomics.load(w, UNFINISHED);
-        r = u === 0 ? 'ok' : await waitAsync(w, UNFINISHED, u, deadline, signal);
+        const d = Atomics.load(w, DONE);
+        r = this.unfinished() <= 0 ? 'ok' : await waitAsync(w, DONE, d, deadline, signal);
       } finally {
         Atomics.sub(w, JOIN_WAITERS, 1);
       }
       throwIfAborted(signal);
-      if (Atomics.load(w, UNFINISHED) === 0) return true;
+      if (this.unfinished() <= 0) return true;
       if (r === 'timed-out') return false;
     }
   }

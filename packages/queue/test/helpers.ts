@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { expect } from 'vitest';
 import { Thread } from '@conc/thread';
 import type { Queue } from '@conc/queue';
@@ -69,4 +70,40 @@ export function drain<T>(q: Queue<T>): T[] {
   const out: T[] = [];
   while (q.qsize() > 0) out.push(q.getNowait());
   return out;
+}
+
+/**
+ * Start a Thread running fixtures/targets.mjs's `name` and return its Worker,
+ * which the tests can terminate() (a Thread has no terminate, as in Python).
+ * A Thread, not a raw Worker: only conc's threads are watched for their death.
+ */
+export function startWorker(name: string, args: unknown[] = []): Worker {
+  const t = new Thread({
+    target: { module: new URL('./fixtures/targets.mjs', import.meta.url), export: name },
+    args,
+  }).start();
+  return (t as unknown as { worker: Worker }).worker;
+}
+
+/** `p`, but rejected if it has not settled within `ms`: a call that must settle (its timeout is shorter). */
+export function within<T>(p: Promise<T>, ms: number, what = 'the call'): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** Let `ms` pass without blocking. */
+export function pause(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Wait without blocking until `words[i] >= n`; throws after `timeout` ms. */
+export async function untilAtLeast(words: Int32Array, i: number, n: number, timeout = 10_000): Promise<void> {
+  const deadline = performance.now() + timeout;
+  while (Atomics.load(words, i) < n) {
+    if (performance.now() > deadline) throw new Error(`word ${i} never reached ${n} (is ${Atomics.load(words, i)})`);
+    await pause(2);
+  }
 }
