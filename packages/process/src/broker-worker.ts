@@ -693,7 +693,7 @@ class Conn {
       const plain = this.plainLock(rec);
       if (plain && took) lockHolders.set(plain.key, this);
       else if (plain && name === 'release') lockHolders.delete(plain.key); // whoever took it, it is free now
-      if (took && this.closed) this.letGoNow(rec, token);
+      if (took && this.closed) this.letGoNow(rec, token, false);
     } else if (rule.permits && took && this.closed) {
       rec.obj.release();
     }
@@ -717,20 +717,25 @@ class Conn {
   /** A wait settled, holding the lock again: a holder once more, or (closed) let go of it. */
   private tookBack(rec: Rec, token: number): void {
     if (this.closed) {
-      this.letGoNow(rec, token);
+      this.letGoNow(rec, token, true);
       return;
     }
     const plain = this.plainLock(rec);
     if (plain) lockHolders.set(plain.key, this);
   }
 
-  /** Release, unflagged, a lock this closed connection got after it closed (it was never a holder). */
-  private letGoNow(rec: Rec, token: number): void {
+  /**
+   * Release, unflagged, what this closed connection got after it closed (the
+   * child never learnt of it): one level of an RLock an acquire took, or
+   * every level a wait took back (a waiter holds nothing while it waits).
+   */
+  private letGoNow(rec: Rec, token: number, all: boolean): void {
     try {
       const lock = ruleOf(rec.tag).lockOf!(rec.obj);
       if (isOwnedLock(lock)) {
         als.run(token, () => {
-          while (lock.isOwned()) lock.release();
+          do lock.release();
+          while (all && lock.isOwned());
         });
       } else {
         const key = keyOf(lock, rec.id);
