@@ -251,7 +251,7 @@ class Conn {
   private readonly tokens = new Map<number, number>();
   private readonly pending = new Map<number, AbortController>();
   private readonly inflightCalls = new Set<Promise<unknown>>();
-  /** Batched puts in progress (waiting for room). */
+  /** Puts in progress (waiting for room). */
   private readonly putting = new Set<Promise<unknown>>();
   /** Objects whose holdings matter when this connection closes. */
   private readonly touched = new Map<number, Rec>();
@@ -262,7 +262,7 @@ class Conn {
   private readonly gone = new Set<number>();
   /** Refusals of puts that wanted no reply, per `${thread}:${queue id}`, until a put asks. */
   private readonly refusals = new Map<string, Refusal>();
-  /** Per child thread: requests waiting behind that thread's batched put. */
+  /** Per child thread: requests waiting behind that thread's put (waiting for room). */
   private readonly held = new Map<number, Frame[]>();
   private closed = false;
   private cleaned = false;
@@ -402,9 +402,12 @@ class Conn {
     }
     if (msg.k === 'ack') {
       // A fact about the past (the thread took an item, or gave it back): never held.
+      // (Not a queue's: refused below, as any queue request to a non-queue is.)
       const rec = typeof msg.o === 'number' ? objects.get(msg.o) : undefined;
-      if (rec && !(rec instanceof Promise)) this.ack(rec, t, msg);
-      return;
+      if (rec && !(rec instanceof Promise) && ruleOf(rec.tag).queue) {
+        this.ack(rec, t, msg);
+        return;
+      }
     }
     const queue = this.held.get(t);
     if (queue) {
@@ -529,9 +532,8 @@ class Conn {
       // Options the method will refuse stay as they are (it says what is wrong).
       if (given === undefined || isObject(given)) args[msg.s] = { ...given, signal: ac.signal };
     }
-    const rule = ruleOf(rec.tag);
-    if (rule.lockOf) this.touched.set(rec.id, rec);
-    const relock = rule.relocks?.includes(name) === true;
+    if (api.lockOf) this.touched.set(rec.id, rec);
+    const relock = api.relocks?.includes(name) === true;
     const result = als.run(token, () => fn.apply(obj, args));
     if (result && typeof (result as any).then === 'function') {
       // A wait has let go of the lock by now: while it waits, this connection does not hold it.
@@ -574,7 +576,7 @@ class Conn {
       if (c === 0) return;
       const r = this.refusals.get(key);
       this.refusals.delete(key);
-      this.send(c, r ? serialize({ ok: true, v: { e: serializeError(r.first), n: r.dropped, s: r.shut } }) : OK);
+      this.send(c, r ? serialize({ ok: true, v: { e: peerError(r.first), n: r.dropped, s: r.shut } }) : OK);
     };
     for (; i < items.length; i++) {
       try {

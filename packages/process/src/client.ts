@@ -86,6 +86,7 @@ import {
   type LongTimeout,
   REMOTE,
   type ShareEntry,
+  checkSyncWaitOptions,
   checkWaitOptions,
   decode,
   decodeSync,
@@ -379,15 +380,6 @@ function splitSignal(args: unknown[], i: number): AbortSignal | undefined {
   return undefined;
 }
 
-/** A blocking (`Sync`) method's options: checked as an async one's, and a signal is refused (a blocked thread cannot observe it). */
-function checkSyncOptions(options: unknown, method: string): void {
-  if (options === undefined) return;
-  checkWaitOptions(options as any, method);
-  if ((options as { signal?: unknown }).signal !== undefined) {
-    throw new TypeError(`${method}: a blocking call cannot take a signal; use the async method`);
-  }
-}
-
 /** The owner ran `from` for a call of `to` (`x` for `xSync`): say `to` in its error, as a thread's call would. */
 function relabel(error: unknown, from: string, to: string): unknown {
   if (from === to || !(error instanceof Error) || !error.message.startsWith(`${from}:`)) return error;
@@ -440,7 +432,7 @@ function forwardCall(
   if (kind === 'sync') return resultSync(channel().callSync(ref.socket, msg), what);
   msg.s = s;
   if (kind === 'blocking') {
-    if (pair) checkSyncOptions(args[s], what);
+    if (pair) checkSyncWaitOptions(args[s] as any, what);
     splitSignal(args, s);
     try {
       return resultSync(channel().callSync(ref.socket, msg), what);
@@ -606,7 +598,7 @@ function boundedPut(proxy: any, name: 'put' | 'putSync' | 'putNowait', item: unk
     return forwardCall(proxy, name, [item], 'sync', 0);
   }
   if (name === 'putSync') {
-    checkSyncOptions(options, method);
+    checkSyncWaitOptions(options as any, method);
     serializeItem(item, item, method);
     return forwardCall(proxy, name, [item, options], 'blocking', 1, true);
   }
@@ -778,7 +770,7 @@ function queueOverrides(unbounded: (p: any) => boolean) {
       if (!unbounded(this)) return void boundedPut(this, 'putSync', item, options);
       const st = queueState(this);
       const method = `${st.label}.putSync`;
-      checkSyncOptions(options, method);
+      checkSyncWaitOptions(options, method);
       const body = serializeItem({ k: 'putMany', o: st.ref.id, items: [item] }, item, method);
       surface(st, method);
       if (body.length >= st.big) return void forwardCall(this, 'putSync', [item, options], 'blocking', 1, true);
@@ -812,7 +804,7 @@ function queueOverrides(unbounded: (p: any) => boolean) {
     getSync(this: any, options?: any) {
       const st = queueState(this);
       const method = `${st.label}.getSync`;
-      checkSyncOptions(options, method);
+      checkSyncWaitOptions(options, method);
       return getBlocking(st, options?.timeout, true, method);
     },
     getNowait(this: any) {

@@ -46,8 +46,6 @@ export const MAX_FRAME = 512 * 1024 * 1024;
  * in the queue) plus room for the request around it. See requestCap.
  */
 export const REQUEST_CAP_MIN = 8 * 1024 * 1024;
-/** A batch of puts larger than this is split (in order) before it is sent. */
-export const BATCH_BYTES = 4 * 1024 * 1024;
 
 /** The largest request a broker accepts, given the largest byteCapacity of the queues it serves. */
 export function requestCap(largestQueueCapacity: number): number {

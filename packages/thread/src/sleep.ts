@@ -21,7 +21,9 @@ export function sleepAsync(ms: number, options?: { signal?: AbortSignal }): Prom
     return Promise.reject(error);
   }
   if (options !== undefined && (options === null || typeof options !== 'object')) {
-    return Promise.reject(new TypeError(`sleepAsync: options must be an object like { signal }, got ${String(options)}`));
+    return Promise.reject(
+      new TypeError(`sleepAsync: options must be an object like { signal }, got ${String(options)}`),
+    );
   }
   const signal = options?.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
