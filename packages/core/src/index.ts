@@ -38,6 +38,8 @@ export {
   type ShareEntry,
 } from './share.js';
 export { Acquirable, type AcquireRelease, type Guard } from './guard.js';
+export { MAX_TIMER_MS, setLongTimeout, type LongTimeout } from './timers.js';
+export { primitiveItemMessage, uncloneableItemMessage } from './items.js';
 export { currentThreadToken, runAsThread, setThreadTokenSource } from './identity.js';
 export {
   FUTEX_CONTENDED,

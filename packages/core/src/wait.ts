@@ -25,6 +25,8 @@
  *   behind to swallow a later single notify.
  */
 
+import { setLongTimeout } from './timers.js';
+
 /** Options every waiting method takes. */
 export interface WaitOptions {
   /** Milliseconds to wait at most. Absent or `Infinity`: wait forever. */
@@ -143,7 +145,6 @@ export function waitSync(
   return Atomics.wait(words, index, value, left);
 }
 
-const forever = 2 ** 31 - 1;
 function noop(): void {}
 
 /**
@@ -164,15 +165,16 @@ export function waitAsync(
   if (left === 0) return 'timed-out';
   const r = Atomics.waitAsync(words, index, value, left);
   if (!r.async) return r.value;
-  // A pending waitAsync does not keep the process alive: hold a timer.
-  const keepAlive = setTimeout(noop, Math.min(left === Number.POSITIVE_INFINITY ? forever : left + 1000, forever));
+  // A pending waitAsync does not keep the process alive: hold a timer (for
+  // as long as the wait, however long: setLongTimeout chains past 2^31-1 ms).
+  const keepAlive = setLongTimeout(noop, left + 1000);
   let onAbort: (() => void) | undefined;
   if (signal) {
     onAbort = () => Atomics.notify(words, index);
     signal.addEventListener('abort', onAbort, { once: true });
   }
   return r.value.then((v) => {
-    clearTimeout(keepAlive);
+    keepAlive.clear();
     if (onAbort) signal!.removeEventListener('abort', onAbort);
     return v;
   });

@@ -16,36 +16,47 @@
  *     Int32s, one per (connection, child threadId), never reused), through
  *     core's token source backed by AsyncLocalStorage: RLock ownership is per
  *     child thread, and an await inside a method keeps the caller's token.
- *   - Batched puts ('putMany', an unbounded queue's puts from one child
- *     thread) go in with putNowait, synchronously. If the queue is full (of
- *     bytes), the rest goes in with an awaited put, and until it is all in,
- *     the same child thread's later requests wait here, in order: a batched
- *     put behaves as the blocking put it stands for, and what the thread did
- *     next cannot overtake it. Every batch is answered: ok, or the error
- *     (QueueShutDown: the rest of the batch was not enqueued), which the
- *     child raises from its next put (see client.ts).
- *   - Batched gets ('getMany') take what is there at once (no promise) or
- *     wait with an async get; then up to `max` more, but at most half of
- *     what is left while another connection is also fetching from that
- *     queue (so one consumer cannot take every sentinel). `wait: 0` is a
- *     prefetch: it never waits. Items handed out stay on the books of the
- *     connection and child thread they went to until that thread
- *     acknowledges them as taken (or gives them back).
+ *   - Puts ('putMany', an unbounded queue's puts from one child thread,
+ *     one frame per put, sent by the child as each put is made) go in with
+ *     putNowait, synchronously. If the queue is full (of bytes), the rest
+ *     goes in with an awaited put, and until it is all in, the same child
+ *     thread's later requests wait here, in order: a put behaves as the
+ *     blocking put it stands for, and what the thread did next cannot
+ *     overtake it. Most puts want no reply (call id 0); a refusal of one
+ *     (shut down; an item the queue cannot hold) is noted per child thread
+ *     and queue, and the next put that asks for a reply (the child asks
+ *     every so often, and before it ends) is answered with what was noted
+ *     since the last answer, { e, n, s }, or nothing.
+ *   - Gets ('getMany') move one item: taken at once (getNowait, `wait: 0`)
+ *     or with an async get on the child's options (its timeout is the
+ *     owner's). The item is lent: booked under a lend id with the calling
+ *     child thread, and sent with that id. The child acknowledges it
+ *     ('ack' { l }) as it takes it, before its get returns; a get the child
+ *     gave up on in the meantime hands it back ('ack' { l, back: 1 }, put
+ *     back at the tail). Acknowledgements are facts about the past: they are
+ *     handled on arrival, even while the thread's other requests are held.
+ *     A child Thread that ends sends 'ack' { all: 1 }: what is lent to it
+ *     goes back, and so does whatever a get still pending for it brings.
  *   - Holdings, broker-wide: which connection took a `Lock` (through this
  *     broker) and has not released it, whoever releases it (any process may
- *     release a Lock, as in Python, and the release clears the holding);
- *     Semaphore permits per connection (a release is charged to the
- *     releaser's own permits first, then to others', so the books never
- *     hold more permits than are out); RLock ownership is real (tokens).
+ *     release a Lock, as in Python, and the release clears the holding). A
+ *     Condition's wait lets go of its lock and takes it back (rule
+ *     `relocks`): while it waits, the waiter is not a holder; a wait that
+ *     settles (notified, timed out, or aborted: it always takes the lock
+ *     back first) makes it one again. RLock ownership is real (tokens).
+ *     Semaphore permits are not owned, so not booked: a permit taken stays
+ *     taken, whoever took it and however they ended (Python's semantics).
  *   - On disconnect (exit, throw, SIGKILL: the kernel closes the socket):
  *     abort every pending call (core's abort semantics: an aborted acquire
  *     holds nothing, an aborted get takes nothing), give them a moment to
  *     settle, then release what the connection held: a Lock / RLock with
- *     `releaseAbandoned` (the next holder sees `abandoned === true`),
- *     permits with release(n), unacknowledged queue items put back (a
- *     shutdown without `immediate` does not refuse them). A call
- *     that completes after the disconnect undoes itself the same way.
- *     Batched puts still in progress are completed (the child did put them).
+ *     `releaseAbandoned` (the next holder sees `abandoned === true`), lent
+ *     queue items put back (a shutdown without `immediate` does not refuse
+ *     them). A call that completes after the disconnect undoes itself, for
+ *     a child that never learnt of it: an acquire's lock or permit is given
+ *     back, an aborted Condition wait lets go of the lock it took back (the
+ *     dead child was waiting, not holding: not flagged), a get's item goes
+ *     back. Puts still in progress are completed (the child did put them).
  *   - Results go back by value; a result that is (or holds) a conc
  *     primitive is registered here and goes back as a reference to it.
  *   - A malformed or unknown request gets an error reply and the connection
@@ -98,8 +109,6 @@ interface Rec {
   id: number;
   obj: any;
   tag: string;
-  /** Queues: connections fetching from it (time of their last fetch; Infinity while one waits). */
-  consumers?: Map<Conn, number>;
 }
 const objects = new Map<number, Rec | Promise<Rec>>();
 
@@ -185,8 +194,6 @@ function keyOf(obj: any, fallback: number): string {
 
 /** Plain Locks: the connection that took each one through this broker and has not released it. */
 const lockHolders = new Map<string, Conn>();
-/** Semaphores: permits out per connection. */
-const permitBooks = new Map<string, Map<Conn, number>>();
 
 let nextToken = 0;
 
@@ -244,17 +251,18 @@ class Conn {
   private readonly tokens = new Map<number, number>();
   private readonly pending = new Map<number, AbortController>();
   private readonly inflightCalls = new Set<Promise<unknown>>();
-  /** Batched puts in progress (waiting for room). */
+  /** Puts in progress (waiting for room). */
   private readonly putting = new Set<Promise<unknown>>();
   /** Objects whose holdings matter when this connection closes. */
   private readonly touched = new Map<number, Rec>();
-  /**
-   * Queue items handed out, not yet acknowledged as taken, per queue id and
-   * child thread: each thread of the child acknowledges (and gives back) from
-   * its own buffer, in the order it was lent, so the books are kept per thread.
-   */
-  private readonly lent = new Map<number, Map<number, unknown[]>>();
-  /** Per child thread: requests waiting behind that thread's batched put. */
+  /** Queue items lent, not yet acknowledged as taken: per queue id, by lend id. */
+  private readonly lent = new Map<number, Map<number, Lent>>();
+  private lends = 0;
+  /** Child threads that have ended (sent 'ack' { all }): what a get brings them goes back. */
+  private readonly gone = new Set<number>();
+  /** Refusals of puts that wanted no reply, per `${thread}:${queue id}`, until a put asks. */
+  private readonly refusals = new Map<string, Refusal>();
+  /** Per child thread: requests waiting behind that thread's put (waiting for room). */
   private readonly held = new Map<number, Frame[]>();
   private closed = false;
   private cleaned = false;
@@ -392,6 +400,15 @@ class Conn {
       this.abort(c, t);
       return;
     }
+    if (msg.k === 'ack') {
+      // A fact about the past (the thread took an item, or gave it back): never held.
+      // (Not a queue's: refused below, as any queue request to a non-queue is.)
+      const rec = typeof msg.o === 'number' ? objects.get(msg.o) : undefined;
+      if (rec && !(rec instanceof Promise) && ruleOf(rec.tag).queue) {
+        this.ack(rec, t, msg);
+        return;
+      }
+    }
     const queue = this.held.get(t);
     if (queue) {
       queue.push(f);
@@ -475,11 +492,11 @@ class Conn {
       return;
     }
     if (msg.k === 'getMany') {
-      this.getMany(c, t, rec, msg);
+      this.getOne(c, t, rec, msg);
       return;
     }
     if (msg.k === 'ack') {
-      this.ack(rec, t, msg.n, msg.back === 1);
+      this.ack(rec, t, msg);
       return;
     }
     // k === 'call'
@@ -512,43 +529,70 @@ class Conn {
     if (typeof msg.s === 'number' && msg.s >= 0 && msg.s < 16) {
       ac = new AbortController();
       const given = args[msg.s];
-      args[msg.s] = { ...(isObject(given) ? given : {}), signal: ac.signal };
+      // Options the method will refuse stay as they are (it says what is wrong).
+      if (given === undefined || isObject(given)) args[msg.s] = { ...given, signal: ac.signal };
     }
-    const rule = ruleOf(rec.tag);
-    if (rule.lockOf || rule.permits) this.touched.set(rec.id, rec);
+    if (api.lockOf) this.touched.set(rec.id, rec);
+    const relock = api.relocks?.includes(name) === true;
     const result = als.run(token, () => fn.apply(obj, args));
-    const after = (v: unknown) => {
-      this.account(rec, name, args, v);
-      if (this.closed) this.release(rec);
-      return v;
-    };
     if (result && typeof (result as any).then === 'function') {
-      this.track(c, ac, Promise.resolve(result).then(after));
+      // A wait has let go of the lock by now: while it waits, this connection does not hold it.
+      const held = relock ? this.letGo(rec) : undefined;
+      const settled = Promise.resolve(result).then(
+        (v) => {
+          if (relock) this.tookBack(rec, token);
+          else this.account(rec, name, v, token);
+          return v;
+        },
+        (error) => {
+          // An aborted wait took the lock back before rejecting; a refused one never let go.
+          if (relock && ac !== undefined && error === ac.signal.reason) this.tookBack(rec, token);
+          else if (relock) this.restoreHolder(rec, held);
+          throw error;
+        },
+      );
+      this.track(c, ac, settled);
     } else {
-      this.replyValue(c, after(result));
+      this.account(rec, name, result, token);
+      this.replyValue(c, result);
     }
   }
 
   private putMany(c: number, t: number, rec: Rec, items: unknown): void {
     if (!Array.isArray(items)) throw new TypeError('conc broker: putMany without items');
     const q = rec.obj;
+    const key = `${t}:${rec.id}`;
     let i = 0;
-    let failure: unknown;
+    const refuse = (error: unknown, dropped: number) => {
+      let r = this.refusals.get(key);
+      if (!r) this.refusals.set(key, (r = { first: error, dropped: 0, shut: false }));
+      if (isShutDown(error)) {
+        r.shut = true;
+        r.dropped += dropped;
+      }
+    };
+    /** All in (or refused): answer a put that asks, with what was refused since the last answer. */
+    const answer = () => {
+      if (c === 0) return;
+      const r = this.refusals.get(key);
+      this.refusals.delete(key);
+      this.send(c, r ? serialize({ ok: true, v: { e: peerError(r.first), n: r.dropped, s: r.shut } }) : OK);
+    };
     for (; i < items.length; i++) {
       try {
         q.putNowait(items[i]);
       } catch (error) {
         if ((error as Error)?.name === 'QueueFull') break;
         if (isShutDown(error)) {
-          this.replyError(c, dropped(items.length - i));
+          refuse(error, items.length - i);
+          answer();
           return;
         }
-        failure ??= error; // an item the queue refuses (too large): the others go in
+        refuse(error, 0); // an item the queue refuses (too large): the others go in
       }
     }
     if (i === items.length) {
-      if (failure) this.replyError(c, failure);
-      else this.send(c, OK);
+      answer();
       return;
     }
     // Full (of bytes): wait for room, holding this thread's later requests.
@@ -558,16 +602,15 @@ class Conn {
         try {
           await q.put(items[i]);
         } catch (error) {
-          if (isShutDown(error)) throw dropped(items.length - i);
-          failure ??= error;
+          if (isShutDown(error)) {
+            refuse(error, items.length - i);
+            return;
+          }
+          refuse(error, 0);
         }
       }
-      if (failure) throw failure;
     };
-    const p = rest().then(
-      () => this.send(c, OK),
-      (error) => this.replyError(c, error),
-    );
+    const p = rest().then(answer);
     this.putting.add(p);
     void p.finally(() => {
       this.putting.delete(p);
@@ -575,78 +618,55 @@ class Conn {
     });
   }
 
-  private getMany(c: number, t: number, rec: Rec, msg: any): void {
-    this.ack(rec, t, msg.ack, false);
+  /** Move one item to child thread `t`: taken now (`wait: 0`) or by an async get with the child's options. */
+  private getOne(c: number, t: number, rec: Rec, msg: any): void {
     this.touched.set(rec.id, rec);
     const q = rec.obj;
-    const max = Math.max(1, Math.min(4096, Number(msg.max) || 1));
-    const consumers = (rec.consumers ??= new Map());
-    let first: unknown;
+    if (msg.wait === 0) {
+      const item = q.getNowait(); // QueueEmpty, QueueShutDown: the error reply
+      this.send(c, this.lend(rec, t, item));
+      return;
+    }
+    // An item there now is taken now (a get with timeout 0, or aborted a moment later, still gets it).
     let got = false;
+    let first: unknown;
     try {
       first = q.getNowait();
       got = true;
-    } catch (error) {
-      if ((error as Error)?.name !== 'QueueEmpty') throw error;
+    } catch {
+      // empty (or shut down and empty): the async get below waits, or says so in its own words
     }
-    if (got || msg.wait === 0) {
-      consumers.set(this, performance.now());
-      const items = got ? this.takeMore(rec, t, [first], max) : [];
-      this.send(c, serialize({ ok: true, v: items }));
+    if (got) {
+      this.send(c, this.lend(rec, t, first));
       return;
     }
-    consumers.set(this, Number.POSITIVE_INFINITY);
     const ac = new AbortController();
-    const options = { ...(isObject(msg.a?.[0]) ? msg.a[0] : {}), signal: ac.signal };
-    const run = als.run(this.tokenFor(t), () => q.get(options)) as Promise<unknown>;
-    const p = run.then(
-      (item) => {
-        consumers.set(this, performance.now());
-        const items = this.takeMore(rec, t, [item], max);
-        if (this.closed) this.release(rec);
-        return items;
-      },
-      (error) => {
-        consumers.set(this, performance.now());
-        throw error;
-      },
-    );
+    const given = msg.a?.[0];
+    const options = { ...(isObject(given) ? given : {}), signal: ac.signal };
+    const p = (als.run(this.tokenFor(t), () => q.get(options)) as Promise<unknown>).then((item) => {
+      // Nobody is waiting for it any more (aborted, the thread ended, the child is gone): back it goes.
+      if (this.closed || this.gone.has(t) || ac.signal.aborted) {
+        putBack(rec, [item]);
+        throw ac.signal.reason ?? new Error('conc broker: the get was given up');
+      }
+      return this.lend(rec, t, item);
+    });
     this.track(c, ac, p, true);
   }
 
-  /** Add up to max - 1 more items to `items` (at most half of what is left if others fetch too); lend them all to thread `t`. */
-  private takeMore(rec: Rec, t: number, items: unknown[], max: number): unknown[] {
-    const q = rec.obj;
-    let extra = max - 1;
-    if (extra > 0) {
-      const now = performance.now();
-      let others = false;
-      for (const [conn, at] of rec.consumers!) {
-        if (conn === this) continue;
-        if (conn.closed) rec.consumers!.delete(conn);
-        else if (now - at < 200) others = true;
-      }
-      if (others) extra = Math.min(extra, Math.floor(Number(q.qsize()) / 2));
-      while (extra-- > 0) {
-        try {
-          items.push(q.getNowait());
-        } catch {
-          break;
-        }
-      }
-    }
-    let byThread = this.lent.get(rec.id);
-    if (!byThread) this.lent.set(rec.id, (byThread = new Map()));
-    let list = byThread.get(t);
-    if (!list) byThread.set(t, (list = []));
-    for (const item of items) list.push(item);
-    return items;
+  /** Book `item` as lent to thread `t`; the reply that carries it and its lend id. */
+  private lend(rec: Rec, t: number, item: unknown): Buffer {
+    const id = ++this.lends;
+    let books = this.lent.get(rec.id);
+    if (!books) this.lent.set(rec.id, (books = new Map()));
+    books.set(id, { t, item });
+    return serialize({ ok: true, v: item, l: id });
   }
 
   private track(c: number, ac: AbortController | undefined, p: Promise<unknown>, raw = false): void {
     if (ac) this.pending.set(c, ac);
     const settled = p.then(
-      (v) => (raw ? this.send(c, serialize({ ok: true, v })) : this.replyValue(c, v)),
+      (v) => (raw ? this.send(c, v as Buffer) : this.replyValue(c, v)),
       (e) => this.replyError(c, e),
     );
     this.inflightCalls.add(settled);
@@ -656,42 +676,100 @@ class Conn {
     });
   }
 
-  /** Record what a completed call gave to (or took back from) this connection. */
-  private account(rec: Rec, name: string, args: unknown[], v: unknown): void {
+  /** The plain Lock of a lock-like `rec` and its key in lockHolders; undefined for an RLock (it knows its owner). */
+  private plainLock(rec: Rec): { lock: any; key: string } | undefined {
+    const lock = ruleOf(rec.tag).lockOf?.(rec.obj);
+    if (!lock || isOwnedLock(lock)) return undefined;
+    return { lock, key: keyOf(lock, rec.id) };
+  }
+
+  /**
+   * Record what a completed call gave to (or took back from) this
+   * connection; if the connection is already closed, undo it (the child
+   * never learnt of it): an acquired lock or permit is given back, unflagged.
+   */
+  private account(rec: Rec, name: string, v: unknown, token: number): void {
     const rule = ruleOf(rec.tag);
+    const took = (name === 'acquire' || name === 'tryAcquire') && v === true;
     if (rule.lockOf) {
-      const lock = rule.lockOf(rec.obj);
-      if (isOwnedLock(lock)) return; // RLocks know their owner (a token of this connection)
-      const key = keyOf(lock, rec.id);
-      if ((name === 'acquire' || name === 'tryAcquire') && v === true) lockHolders.set(key, this);
-      else if (name === 'release') lockHolders.delete(key); // whoever took it, it is free now
-    } else if (rule.permits) {
-      const key = keyOf(rec.obj, rec.id);
-      let book = permitBooks.get(key);
-      if (!book) permitBooks.set(key, (book = new Map()));
-      if ((name === 'acquire' || name === 'tryAcquire') && v === true) book.set(this, (book.get(this) ?? 0) + 1);
-      else if (name === 'release') {
-        let n = typeof args[0] === 'number' && args[0] > 0 ? args[0] : 1;
-        // The releaser's own permits first, then anyone's: never more on the books than are out.
-        for (const conn of [this, ...book.keys()]) {
-          const held = book.get(conn) ?? 0;
-          const take = Math.min(held, n);
-          if (take > 0) {
-            if (held === take) book.delete(conn);
-            else book.set(conn, held - take);
-            n -= take;
-          }
-          if (n === 0) break;
-        }
-      }
+      const plain = this.plainLock(rec);
+      if (plain && took) lockHolders.set(plain.key, this);
+      else if (plain && name === 'release') lockHolders.delete(plain.key); // whoever took it, it is free now
+      if (took && this.closed) this.letGoNow(rec, token, false);
+    } else if (rule.permits && took && this.closed) {
+      rec.obj.release();
     }
   }
 
-  private ack(rec: Rec, t: number, n: unknown, giveBack: boolean): void {
-    const list = this.lent.get(rec.id)?.get(t);
-    if (!list) return;
-    if (typeof n === 'number' && n > 0) list.splice(0, n);
-    if (giveBack) putBack(rec, list.splice(0));
+  /** A wait (rule `relocks`) let go of the lock: this connection is not its holder while it waits. */
+  private letGo(rec: Rec): Conn | undefined {
+    const plain = this.plainLock(rec);
+    if (!plain) return undefined;
+    const held = lockHolders.get(plain.key);
+    if (held === this) lockHolders.delete(plain.key);
+    return held;
+  }
+
+  /** A wait refused at once (it never let go): the holding is as it was. */
+  private restoreHolder(rec: Rec, held: Conn | undefined): void {
+    const plain = this.plainLock(rec);
+    if (plain && held === this && !lockHolders.has(plain.key) && plain.lock.locked) lockHolders.set(plain.key, this);
+  }
+
+  /** A wait settled, holding the lock again: a holder once more, or (closed) let go of it. */
+  private tookBack(rec: Rec, token: number): void {
+    if (this.closed) {
+      this.letGoNow(rec, token, true);
+      return;
+    }
+    const plain = this.plainLock(rec);
+    if (plain) lockHolders.set(plain.key, this);
+  }
+
+  /**
+   * Release, unflagged, what this closed connection got after it closed (the
+   * child never learnt of it): one level of an RLock an acquire took, or
+   * every level a wait took back (a waiter holds nothing while it waits).
+   */
+  private letGoNow(rec: Rec, token: number, all: boolean): void {
+    try {
+      const lock = ruleOf(rec.tag).lockOf!(rec.obj);
+      if (isOwnedLock(lock)) {
+        als.run(token, () => {
+          do lock.release();
+          while (all && lock.isOwned());
+        });
+      } else {
+        const key = keyOf(lock, rec.id);
+        if (lockHolders.get(key) === this) lockHolders.delete(key);
+        lock.release();
+      }
+    } catch (error) {
+      process.stderr.write(
+        `conc broker: could not give back ${rec.tag} for a dead child: ${(error as Error).message}\n`,
+      );
+    }
+  }
+
+  /** 'ack' { l }: lent item l was taken; { l, back: 1 }: it comes back; { all: 1 }: thread t has ended. */
+  private ack(rec: Rec, t: number, msg: any): void {
+    const books = this.lent.get(rec.id);
+    if (msg.all === 1) {
+      this.gone.add(t);
+      if (!books) return;
+      const back: unknown[] = [];
+      for (const [id, e] of books) {
+        if (e.t !== t) continue;
+        books.delete(id);
+        back.push(e.item);
+      }
+      putBack(rec, back);
+      return;
+    }
+    const e = books?.get(msg.l);
+    if (!e || e.t !== t) return;
+    books!.delete(msg.l);
+    if (msg.back === 1) putBack(rec, [e.item]);
   }
 
   /** Give back everything this (closed) connection holds on `rec`. */
@@ -709,14 +787,14 @@ class Conn {
             if (lock.locked) lock.releaseAbandoned();
           }
         }
-      } else if (rule.permits) {
-        const book = permitBooks.get(keyOf(rec.obj, rec.id));
-        const n = book?.get(this) ?? 0;
-        book?.delete(this);
-        if (n > 0) rec.obj.release(n);
       } else if (rule.queue) {
-        rec.consumers?.delete(this);
-        for (const list of this.lent.get(rec.id)?.values() ?? []) putBack(rec, list.splice(0));
+        const books = this.lent.get(rec.id);
+        if (books)
+          putBack(
+            rec,
+            [...books.values()].map((e) => e.item),
+          );
+        books?.clear();
       }
     } catch (error) {
       process.stderr.write(
@@ -733,7 +811,7 @@ class Conn {
     for (const queue of this.held.values()) {
       for (let i = queue.length - 1; i >= 0; i--) if (queue[i].msg?.k !== 'putMany') queue.splice(i, 1);
     }
-    this.backlog = this.backlog?.filter((f) => f.msg?.k === 'putMany') ?? null;
+    this.backlog = this.backlog?.filter((f) => f.msg?.k === 'putMany' || f.msg?.k === 'ack') ?? null;
     const settle = Promise.allSettled([...this.inflightCalls]);
     const grace = new Promise((r) => setTimeout(r, 250));
     void Promise.race([settle, grace]).then(() => this.cleanup());
@@ -748,12 +826,17 @@ class Conn {
 
 const OK = serialize({ ok: true });
 
-/** A batch refused by a shut-down queue: `n` of its items were not enqueued (the child words the message). */
-function dropped(n: number): Error {
-  return Object.assign(new Error(`the queue is shut down (${n} item${n === 1 ? '' : 's'} not enqueued)`), {
-    name: 'QueueShutDown',
-    dropped: n,
-  });
+/** A queue item lent to child thread `t`. */
+interface Lent {
+  t: number;
+  item: unknown;
+}
+
+/** Puts of one child thread on one queue refused since the last answer: the first error, items dropped by a shutdown. */
+interface Refusal {
+  first: unknown;
+  dropped: number;
+  shut: boolean;
 }
 
 /** @conc/queue's put-back (see RESTORE in its queue.ts): not refused by a shutdown without `immediate`. */
@@ -770,22 +853,28 @@ function putBack(rec: Rec, items: unknown[]): void {
   if (items.length === 0) return;
   const q = rec.obj;
   const joinable = ruleOf(rec.tag).queue?.joinable;
-  void (async () => {
-    for (const item of items) {
-      try {
-        await q[RESTORE](item);
-      } catch (error) {
-        process.stderr.write(`conc broker: could not put an item back in a ${rec.tag}: ${(error as Error).message}\n`);
-      }
-      if (joinable) {
-        try {
-          q.taskDone();
-        } catch {
-          // already counted done (taskDone called for it before it came back)
-        }
-      }
+  // Each put back at once where it can be (RESTORE puts synchronously when
+  // it gets the lock and there is room), not one after another's promise.
+  for (const item of items) {
+    let restoring: Promise<boolean>;
+    try {
+      restoring = q[RESTORE](item);
+    } catch (error) {
+      restoring = Promise.reject(error);
     }
-  })();
+    void restoring
+      .catch((error) => {
+        process.stderr.write(`conc broker: could not put an item back in a ${rec.tag}: ${(error as Error).message}\n`);
+      })
+      .finally(() => {
+        if (!joinable) return;
+        try {
+          q.taskDone(); // its second count (put back), or its only one (dropped)
+        } catch {
+          // nothing unfinished: a child marked more done than it took
+        }
+      });
+  }
 }
 
 const server = createServer((socket) => new Conn(socket));

@@ -26,11 +26,11 @@
  *   4. Run the target, await it. If the event loop empties while the target
  *      (or its promise) is pending, nothing can settle it any more: that is
  *      a failure ("the target's promise never settled"), as in a Thread.
- *   5. Success: flush batched queue puts and acknowledgements and wait for
- *      every broker to confirm (so what the child did is visible before its
+ *   5. Success: have the last queue puts confirmed and wait for every
+ *      broker to say so (so what the child did is visible before its
  *      parent's join returns; a put the owner refused and no later put
  *      reported fails the child now), then let the event loop drain (exit
- *      code 0). Failure: the same flush, then send { k: 'error', e } and
+ *      code 0). Failure: the same, then send { k: 'error', e } and
  *      exit(1).
  */
 import { join } from 'node:path';

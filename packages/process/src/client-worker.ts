@@ -11,7 +11,7 @@
  * Invariants:
  *   - Frames to one broker are written in the order the requests arrived
  *     from one thread (one BroadcastChannel per thread keeps order), so a
- *     thread's batched puts always precede its later requests.
+ *     thread's puts always precede its later requests.
  *   - Call ids are renumbered per socket (threads number their own calls);
  *     an abort names the call by the thread's id and is mapped the same way.
  *   - Connections are made lazily, on the first request for a socket; frames

@@ -17,6 +17,12 @@
  *   anything else     synchronous call (release, tryAcquire, set, isSet,
  *                     notify, qsize, getters...): a blocking round trip
  *
+ * Options are checked here, before anything is sent, with the function a
+ * thread's call uses (@conc/core's checkWaitOptions; a Sync method refuses a
+ * signal with TypeError): a bad call throws (or rejects) what it would in a
+ * thread and changes nothing. An error the owner's `x` raises for a child's
+ * `xSync` names `xSync`, as in a thread.
+ *
  * A result that is a conc primitive arrives as a reference and revives as a
  * proxy of its class (its package must be loaded in this thread for a
  * synchronous call; the async methods load it).
@@ -29,68 +35,79 @@
  * bridge forwards the bytes; a reply's bytes are deserialized here. The
  * bridge posts each reply on the thread's channel, then bumps the thread's
  * wake word and notifies it, so a blocked thread wakes and reads the reply
- * with receiveMessageOnPort.
+ * with receiveMessageOnPort. A message posted to the bridge is on its way:
+ * the bridge thread writes it to the socket whatever this thread does next.
  *
- * Queues (Python's feeder thread is the model):
- *   - put / putSync / putNowait on an unbounded queue append to the thread's
- *     batch for that queue, sent as one 'putMany' when it reaches 1024
- *     items, when its oldest item is 2 ms old (checked at each put), at the
- *     next event-loop turn, before any other request of the thread (so a
- *     thread's operations keep their order), and before the child exits.
- *     Every batch is answered. While more than 8 batches are unanswered the
- *     put waits (put: a Promise; putSync and putNowait: blocking): the
- *     parent's queue is full of bytes, or its broker is behind.
- *   - A batch refused by the queue (shut down; or an item it cannot hold)
- *     makes the thread's next put on that queue throw that error, and, once
- *     the queue is known to be shut down, every later put throws
- *     QueueShutDown at once. An error no put surfaced makes the child's
- *     target fail with it when it returns (join rejects): no put is dropped
- *     silently. (Refusals of batches sent before one was reported are not
- *     reported again: the thread already knows.)
- *   - get / getSync / getNowait fetch a window of items at once into a
- *     per-thread buffer ('getMany'; the owner books them per child thread
- *     until that thread acknowledges them). The window adapts: it doubles (up to
- *     4096) while full windows are drained within 10 ms, halves when one
- *     takes over 100 ms (a slow consumer does not hoard). While an async
- *     consumer drains a full window, the next one is prefetched (never
- *     waiting at the owner). Concurrent async gets of one thread wait in
- *     line (Getter): served in order from the buffer, one blocking fetch in
- *     flight for the first; a timeout or abort removes a getter from the
- *     line and aborts a fetch on its behalf (what it still brings is served
- *     to the next). Taken items are acknowledged with the next
- *     fetch; items left untaken for 50 ms go back to the queue (at its
- *     tail), and so does what a child's Thread that ends had not taken (its
- *     takes are acknowledged then). The broker puts back whatever a dead child had not
- *     acknowledged: nothing is lost, but a child SIGKILLed right after taking
- *     an item may see that item delivered again elsewhere (at-least-once).
+ * Queues (Python's feeder thread is the model for puts; the owner's queue
+ * stays the one place items are):
+ *   - put / putSync / putNowait on an unbounded queue post the item to the
+ *     bridge at once, one frame per put ('putMany' of one item): a put that
+ *     returned is on its way, without waiting for this thread's event loop.
+ *     Most puts want no reply; one asks for an answer when none is
+ *     outstanding, or after ASK_EVERY puts that did not, and a tail ask
+ *     (an empty 'putMany') covers the last ones at the next event-loop turn
+ *     and before the thread ends. While more than PUT_WINDOW asks are
+ *     unanswered the put waits (put: a Promise; putSync and putNowait:
+ *     blocking): the parent's queue is full of bytes, or its broker is behind.
+ *     An item of at least a quarter of the queue's byteCapacity goes as a
+ *     call instead (answered: a refusal comes from its own put, worded by
+ *     the owner's queue, as a thread's is).
+ *   - The owner notes a refusal of a put (shut down; an item it cannot hold)
+ *     and answers the next ask with it: the thread's next put on that queue
+ *     throws that error and, once the queue is known to be shut down, every
+ *     later put throws QueueShutDown at once. An error no put surfaced makes
+ *     the child's target fail with it when it returns (join rejects): no put
+ *     is dropped silently. An item that cannot be cloned, or that holds a
+ *     conc primitive, is refused here by its own put (DataCloneError,
+ *     @conc/core's wording, as a thread's).
+ *   - Bounded queues (maxsize > 0) forward every put as a call (Python's
+ *     exact QueueFull and timeout behaviour).
+ *   - get / getSync / getNowait move one item each, in one round trip: no
+ *     item is fetched ahead, so what no get has taken is in the owner's
+ *     queue, counted by qsize() and takeable by anyone. The owner lends the
+ *     item (books it under a lend id for this thread); this thread
+ *     acknowledges it as it takes it, before the get returns or resolves
+ *     ('ack', posted to the bridge, so it leaves even if the thread then
+ *     spins or is killed an instant later), so a taken item is never
+ *     delivered again. getSync's timeout is the owner's. Concurrent async
+ *     gets of one thread wait in line (Getter), served in order by one
+ *     request at a time; a get's timeout (a long timer here) and signal
+ *     are handled here, and an item that comes when nobody waits goes back
+ *     ('ack' back: to the queue's tail). A child Thread that ends aborts
+ *     its pending get and hands back whatever is lent to it ('ack' all). A
+ *     dead child's lent items go back (the broker's books): only items it
+ *     had not taken.
  */
 import { deserialize, serialize } from 'node:v8';
 import { BroadcastChannel, SHARE_ENV, Worker, isMainThread, receiveMessageOnPort, threadId } from 'node:worker_threads';
 import {
   BRAND,
   DataCloneError,
+  type LongTimeout,
   REMOTE,
   type ShareEntry,
+  checkSyncWaitOptions,
+  checkWaitOptions,
   decode,
   decodeSync,
   isEncoded,
+  primitiveItemMessage,
+  setLongTimeout,
   setRemoteReviver,
+  uncloneableItemMessage,
 } from '@conc/core';
 import { namedError, reviveError } from './errors.js';
 import { isPublicGetter, isPublicMethod, ruleOf } from './remote.js';
-import { BATCH_BYTES, MB_BUSY, MB_FIRST_SLOT, MB_NEXT_SLOT, MB_READY, MB_WORDS, requestCap } from './wire.js';
+import { MB_BUSY, MB_FIRST_SLOT, MB_NEXT_SLOT, MB_READY, MB_WORDS, REQUEST_CAP_MIN, requestCap } from './wire.js';
 
 const mailboxKey = Symbol.for('conc.process.mailbox.v1');
 const bridgeUrl = require('node:url').pathToFileURL(__filename).href as string;
 
-/** Put batching: send at this many items, or when the oldest is this old; wait while this many batches are unanswered. */
-const PUT_BATCH = 1024;
-const PUT_AGE_MS = 2;
+/** Puts: one in ASK_EVERY (at least) asks for an answer; wait while more than PUT_WINDOW asks are unanswered. */
+const ASK_EVERY = 256;
 const PUT_WINDOW = 8;
-/** Get windows. */
-const GET_START = 32;
-const GET_MAX = 4096;
-const GIVE_BACK_MS = 50;
+/** A Thread that ends waits at most this long for its puts to be confirmed. */
+const LEAVE_PATIENCE_MS = 2000;
 
 interface Ref {
   bridge: string;
@@ -115,7 +132,8 @@ function keyFor(socket: string): string | undefined {
 /** Per socket: the largest byteCapacity of its queues seen here (the broker accepts requests of requestCap of it). */
 const queueCapacity = new Map<string, number>();
 
-type Waiter = (ok: boolean, value: unknown) => void;
+/** A reply: ok and its value (or the error); `lend`: the lend id of a queue item it brings. */
+type Waiter = (ok: boolean, value: unknown, lend?: number) => void;
 const ABORT = serialize({ k: 'abort' });
 
 class Channel {
@@ -124,8 +142,6 @@ class Channel {
   private readonly slot: number;
   private next = 1;
   private readonly waiters = new Map<number, Waiter>();
-  private readonly dirty = new Set<QueueState>();
-  private flushScheduled = false;
   readonly sockets = new Set<string>();
   readonly queues = new Set<QueueState>();
 
@@ -155,16 +171,22 @@ class Channel {
     }
     this.bc.onmessage = (e: any) => this.deliver(e.data);
     this.bc.unref();
-    // A Thread of the child that ends: acknowledge what it took and give back
-    // what it fetched and did not take (the process, and its connection, live
-    // on: nothing else would). The child's main thread does this in shutdown().
+    // A Thread of the child that ends: settle every queue it used (the
+    // process, and its connection, live on: nothing else would). The child's
+    // main thread does this in shutdown().
     if (!isMainThread) process.once('exit', () => this.leave());
   }
 
-  /** The thread is ending: settle every queue it fetched from. */
+  /** The thread is ending: give up its gets, send its last asks, and wait (a little) for its puts to be confirmed. */
   private leave(): void {
-    for (const st of this.queues) settleQueue(st, true);
-    this.flush();
+    for (const st of this.queues) leaveQueue(st);
+    const end = Date.now() + LEAVE_PATIENCE_MS;
+    this.pumpUntil(() => Date.now() > end || [...this.queues].every((st) => !st.busy));
+  }
+
+  /** This thread has puts not yet confirmed (+1) or no longer has (-1) on one more queue. */
+  busy(delta: 1 | -1): void {
+    Atomics.add(this.mb, MB_BUSY, delta);
   }
 
   private deliver(r: { c: number; b: Uint8Array }): void {
@@ -179,7 +201,7 @@ class Channel {
       w(false, error);
       return;
     }
-    if (reply.ok) w(true, reply.v);
+    if (reply.ok) w(true, reply.v, reply.l);
     else {
       const error = reviveError(reply.e);
       if (typeof reply.n === 'number') (error as any).dropped = reply.n;
@@ -187,12 +209,13 @@ class Channel {
     }
   }
 
-  private post(sock: string, c: number, body: Uint8Array, abort = false): void {
+  /** Post a frame to the bridge: `c` 0 wants no reply; `abort`: abort call `c`. */
+  post(sock: string, c: number, body: Uint8Array, abort = false): void {
     this.sockets.add(sock);
     this.bc.postMessage(abort ? { s: sock, c, b: body, x: 1 } : { s: sock, c, b: body });
   }
 
-  /** Send a serialized request whose reply goes to `w`; returns its call id. */
+  /** Send a serialized request whose reply goes to `w` (as it is delivered); returns its call id. */
   request(sock: string, body: Uint8Array, w: Waiter): number {
     const c = this.next;
     this.next = this.next >= 0x7fffffff ? 1 : this.next + 1;
@@ -213,6 +236,11 @@ class Channel {
     return c;
   }
 
+  /** Abort call `c` (its reply still comes). */
+  abort(sock: string, c: number): void {
+    this.post(sock, c, ABORT, true);
+  }
+
   /** Block this thread, delivering replies as they come, until `done()`. */
   pumpUntil(done: () => boolean): void {
     let seen = Atomics.load(this.mb, this.slot);
@@ -227,19 +255,19 @@ class Channel {
     }
   }
 
+  /** Send a serialized request and block until its reply: [ok, value, lend]. */
+  requestSync(sock: string, body: Uint8Array): [boolean, unknown, number | undefined] {
+    let out: [boolean, unknown, number | undefined] | undefined;
+    this.request(sock, body, (ok, v, lend) => {
+      out = [ok, v, lend];
+    });
+    this.pumpUntil(() => out !== undefined);
+    return out!;
+  }
+
   /** Send a request and block until its reply. */
   callSync(sock: string, msg: unknown): unknown {
-    const body = serialize(msg);
-    this.flush();
-    let done = false;
-    let ok = false;
-    let value: unknown;
-    this.request(sock, body, (o, v) => {
-      done = true;
-      ok = o;
-      value = v;
-    });
-    this.pumpUntil(() => done);
+    const [ok, value] = this.requestSync(sock, serialize(msg));
     if (!ok) throw value;
     return value;
   }
@@ -248,7 +276,6 @@ class Channel {
   call(sock: string, msg: unknown, signal?: AbortSignal): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const body = serialize(msg);
-      this.flush();
       let onAbort: (() => void) | undefined;
       const c = this.request(sock, body, (ok, v) => {
         if (onAbort) signal!.removeEventListener('abort', onAbort);
@@ -256,122 +283,24 @@ class Channel {
         else reject(signal?.aborted ? signal.reason : v);
       });
       if (signal) {
-        onAbort = () => this.post(sock, c, ABORT, true);
+        onAbort = () => this.abort(sock, c);
         signal.addEventListener('abort', onAbort, { once: true });
       }
     });
   }
 
-  /**
-   * Send a request whose reply goes to `w` as soon as it is delivered (not a
-   * Promise's later tick: replies that bring queue items must be filled in
-   * the order the owner lent them, see serve()). `signal` aborts it.
-   */
-  callNow(sock: string, msg: unknown, signal: AbortSignal, w: Waiter): void {
-    const body = serialize(msg);
-    this.flush();
-    const onAbort = () => this.post(sock, c, ABORT, true);
-    const c = this.request(sock, body, (ok, v) => {
-      signal.removeEventListener('abort', onAbort);
-      w(ok, v);
-    });
-    signal.addEventListener('abort', onAbort, { once: true });
-  }
-
   /** Fire and forget (acknowledgements). */
   send(sock: string, msg: unknown): void {
-    const body = serialize(msg);
-    this.flush();
-    this.post(sock, 0, body);
-  }
-
-  // ---- batched puts ---------------------------------------------------------
-
-  markDirty(st: QueueState): void {
-    if (this.dirty.size === 0) Atomics.add(this.mb, MB_BUSY, 1);
-    this.dirty.add(st);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushSoon);
-    }
-  }
-
-  private flushSoon = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
-
-  /** Send every pending batch of this thread. */
-  flush(): void {
-    if (this.dirty.size === 0) return;
-    for (const st of this.dirty) this.sendBatch(st);
-    this.dirty.clear();
-    Atomics.sub(this.mb, MB_BUSY, 1);
-  }
-
-  /** Send one queue's batch now (it is full, or old). */
-  flushOne(st: QueueState): void {
-    this.sendBatch(st);
-    if (this.dirty.delete(st) && this.dirty.size === 0) Atomics.sub(this.mb, MB_BUSY, 1);
-  }
-
-  private sendBatch(st: QueueState): void {
-    let items = st.out;
-    if (items.length === 0) return;
-    st.out = [];
-    let body: Buffer;
-    try {
-      body = serialize({ k: 'putMany', o: st.ref.id, items });
-    } catch {
-      // Some item cannot be cloned: send the others, and the put that follows throws.
-      items = items.filter((item, i) => {
-        try {
-          serialize(item);
-          return true;
-        } catch (error) {
-          st.failed ??= new DataCloneError(
-            `${st.label}.put: item ${i} of a batch cannot be sent to another process: ${(error as Error).message}; it was not enqueued`,
-          );
-          return false;
-        }
-      });
-      if (items.length === 0) return;
-      body = serialize({ k: 'putMany', o: st.ref.id, items });
-    }
-    if (body.length > BATCH_BYTES && items.length > 1) {
-      // Too big for one request: two batches, in order.
-      const half = items.length >> 1;
-      st.out = items.slice(0, half);
-      this.sendBatch(st);
-      st.out = items.slice(half);
-      this.sendBatch(st);
-      return;
-    }
-    st.inflight++;
-    const seq = ++st.seq;
-    Atomics.add(this.mb, MB_BUSY, 1);
-    this.request(st.ref.socket, body, (ok, v) => {
-      st.inflight--;
-      Atomics.sub(this.mb, MB_BUSY, 1);
-      if (!ok) refused(st, seq, v as Error);
-      while (st.room.length > 0 && st.inflight <= PUT_WINDOW) st.room.shift()!();
-    });
-  }
-
-  /** Wait (blocking) until `st` has fewer than PUT_WINDOW batches unanswered. */
-  waitRoomSync(st: QueueState): void {
-    if (st.inflight > PUT_WINDOW) this.pumpUntil(() => st.inflight <= PUT_WINDOW);
+    this.post(sock, 0, serialize(msg));
   }
 
   /**
-   * Before the thread ends: give back prefetched items, acknowledge what was
-   * taken, send pending batches, and wait for every broker to have seen it
-   * all. Returns the first queue error no put has surfaced yet.
+   * Before the thread ends: ask for the last puts to be confirmed, and wait
+   * for every broker to have seen it all. Returns the first queue error no
+   * put has surfaced yet.
    */
   async shutdown(): Promise<Error | undefined> {
-    await Promise.all([...this.queues].map((st) => st.prefetch));
-    for (const st of this.queues) settleQueue(st, true);
-    this.flush();
+    for (const st of this.queues) if (st.unasked > 0) ask(st, tailBody(st));
     await Promise.all([...this.sockets].map((sock) => this.call(sock, { k: 'bye' })));
     for (const st of this.queues) {
       const e = report(st, `${st.label}.put`);
@@ -403,28 +332,19 @@ const QSTATE = Symbol('conc.process.queue');
 interface QueueState {
   ref: Ref;
   label: string;
-  // get side
-  buf: unknown[];
-  at: number;
-  unacked: number;
-  takes: number;
-  window: number;
-  lastFull: boolean;
-  filledAt: number;
-  /** Fetches in flight (prefetches and blocking ones). */
-  inFlight: number;
-  /** The prefetch in flight: settles when its items are in `buf`. */
-  prefetch: Promise<void> | undefined;
-  /** Async gets waiting, in order, and whether a blocking fetch is in flight for the first. */
-  getters: Getter[];
-  fetching: boolean;
-  timer: NodeJS.Timeout | undefined;
+  /** A put whose frame is at least this big goes as a call (a quarter of byteCapacity). */
+  big: number;
   // put side
-  out: unknown[];
-  since: number;
-  inflight: number;
+  /** Puts sent wanting no reply since the last that asked. */
+  unasked: number;
+  /** Puts that asked for an answer and have none yet. */
+  asks: number;
+  /** Counted in the mailbox's MB_BUSY: puts not yet confirmed. */
+  busy: boolean;
+  /** A tail ask is scheduled (setImmediate). */
+  tail: boolean;
   room: (() => void)[];
-  /** Batches sent; the last one sent when a refusal was reported. */
+  /** Asks sent; the last one sent when a refusal was reported. */
   seq: number;
   reportedUpTo: number;
   /** Known shut down: every put throws at once. */
@@ -432,6 +352,12 @@ interface QueueState {
   /** A refusal not reported yet, and how many items refusals dropped since the last report. */
   failed: Error | undefined;
   dropped: number;
+  // get side
+  /** Async gets waiting, in the order they were made. */
+  line: Getter[];
+  /** The line's request in flight (its call id; 0: none), and whether it was aborted. */
+  asking: number;
+  aborted: boolean;
 }
 
 function refOf(proxy: any): Ref {
@@ -454,9 +380,18 @@ function splitSignal(args: unknown[], i: number): AbortSignal | undefined {
   return undefined;
 }
 
+/** The owner ran `from` for a call of `to` (`x` for `xSync`): say `to` in its error, as a thread's call would. */
+function relabel(error: unknown, from: string, to: string): unknown {
+  if (from === to || !(error instanceof Error) || !error.message.startsWith(`${from}:`)) return error;
+  const message = `${to}${error.message.slice(from.length)}`;
+  if (typeof error.stack === 'string') error.stack = error.stack.replace(error.message, message);
+  error.message = message;
+  return error;
+}
+
 /**
  * Whether a reply value is conc's encoding (the broker encodes every object
- * result; queue items fetched in bulk are never encoded, and are not passed here).
+ * result; queue items are never encoded, and are not passed here).
  */
 function hasMarker(v: unknown): boolean {
   return isEncoded(v);
@@ -478,17 +413,35 @@ function resultAsync(v: unknown): unknown {
   return hasMarker(v) ? decode(v as never) : v;
 }
 
-function forwardCall(proxy: any, name: string, args: unknown[], kind: 'sync' | 'blocking' | 'async', s: number) {
+/**
+ * Forward a call of `name` to the owner. `pair`: a waiting method of an
+ * x / xSync pair, whose options (at `s`) are checked here first.
+ */
+function forwardCall(
+  proxy: any,
+  name: string,
+  args: unknown[],
+  kind: 'sync' | 'blocking' | 'async',
+  s: number,
+  pair = false,
+) {
   const ref = refOf(proxy);
-  const what = `${ref.tag.replace(/^conc\./, '')}.${name}`;
+  const label = ref.tag.replace(/^conc\./, '');
+  const what = `${label}.${name}`;
   const msg: any = { k: 'call', o: ref.id, m: name, a: args };
   if (kind === 'sync') return resultSync(channel().callSync(ref.socket, msg), what);
   msg.s = s;
   if (kind === 'blocking') {
+    if (pair) checkSyncWaitOptions(args[s] as any, what);
     splitSignal(args, s);
-    return resultSync(channel().callSync(ref.socket, msg), what);
+    try {
+      return resultSync(channel().callSync(ref.socket, msg), what);
+    } catch (error) {
+      throw relabel(error, `${label}.${name.slice(0, -4)}`, what);
+    }
   }
   try {
+    if (pair && args[s] !== undefined) checkWaitOptions(args[s] as any, what);
     const signal = splitSignal(args, s);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return channel().call(ref.socket, msg, signal).then(resultAsync);
@@ -501,30 +454,25 @@ function queueState(proxy: any): QueueState {
   let st = proxy[QSTATE] as QueueState | undefined;
   if (!st) {
     const ref = refOf(proxy);
+    const capacity = ref.info?.byteCapacity;
     st = {
       ref,
       label: ref.tag === 'conc.JoinableQueue' ? 'JoinableQueue' : 'Queue',
-      buf: [],
-      at: 0,
-      unacked: 0,
-      takes: 0,
-      window: GET_START,
-      lastFull: false,
-      filledAt: 0,
-      inFlight: 0,
-      prefetch: undefined,
-      getters: [],
-      fetching: false,
-      timer: undefined,
-      out: [],
-      since: 0,
-      inflight: 0,
+      // Unknown capacity: still far below what a broker accepts in one request (wire.ts requestCap).
+      big: typeof capacity === 'number' && capacity > 0 ? capacity / 4 : REQUEST_CAP_MIN / 4,
+      unasked: 0,
+      asks: 0,
+      busy: false,
+      tail: false,
       room: [],
       seq: 0,
       reportedUpTo: 0,
       shut: false,
       failed: undefined,
       dropped: 0,
+      line: [],
+      asking: 0,
+      aborted: false,
     };
     Object.defineProperty(proxy, QSTATE, { value: st });
     channel().queues.add(st);
@@ -535,14 +483,15 @@ function queueState(proxy: any): QueueState {
 // ---- queue: puts --------------------------------------------------------------
 
 /**
- * The owner refused batch `seq`. A refusal of a batch sent before the last
- * report (the thread already knows puts on this queue fail) is not reported again.
+ * The owner refused puts covered by ask `seq` (`n` items dropped by a
+ * shutdown; `shut`: the queue is shut down). A refusal of puts sent before
+ * the last report (the thread already knows puts on this queue fail) is not
+ * reported again.
  */
-function refused(st: QueueState, seq: number, error: Error): void {
-  const shutDown = error?.name === 'QueueShutDown';
-  if (shutDown) st.shut = true;
+function refused(st: QueueState, seq: number, error: Error, n = 0, shut = error?.name === 'QueueShutDown'): void {
+  if (shut) st.shut = true;
   if (seq <= st.reportedUpTo) return;
-  if (shutDown) st.dropped += (error as any).dropped ?? 0;
+  st.dropped += n;
   st.failed ??= error;
 }
 
@@ -561,322 +510,306 @@ function report(st: QueueState, method: string): Error | undefined {
   );
 }
 
-/** Throw what an earlier batch ran into (once), or QueueShutDown for good once the queue is known to be shut down. */
+/** Throw what an earlier put ran into (once), or QueueShutDown for good once the queue is known to be shut down. */
 function surface(st: QueueState, method: string): void {
   const e = report(st, method);
   if (e) throw e;
   if (st.shut) throw namedError('QueueShutDown', `${method}: the queue is shut down`);
 }
 
-function bufferPut(st: QueueState, item: unknown, method: string): void {
-  surface(st, method);
+/** The DataCloneError a thread's `method` throws for `item` before serializing it (a function, a symbol, a conc primitive), if any. */
+function itemRefusal(item: unknown, method: string): DataCloneError | undefined {
   const type = typeof item;
-  if (type === 'function' || type === 'symbol') {
-    throw new DataCloneError(
-      `${method}: the item is a ${type}, which cannot be sent to another process; nothing was enqueued`,
-    );
+  if (type === 'function' || type === 'symbol') return new DataCloneError(uncloneableItemMessage(item, method));
+  const m = type === 'object' && item !== null ? primitiveItemMessage(item, method) : undefined;
+  return m ? new DataCloneError(m) : undefined;
+}
+
+/** Serialize `value` (holding the item), or throw the DataCloneError a thread's `method` throws for `item`. */
+function serializeItem(value: unknown, item: unknown, method: string): Buffer {
+  const refusal = itemRefusal(item, method);
+  if (refusal) throw refusal;
+  try {
+    return serialize(value);
+  } catch (error) {
+    throw new DataCloneError(uncloneableItemMessage(item, method, error as Error));
   }
-  const n = st.out.push(item);
+}
+
+function tailBody(st: QueueState): Buffer {
+  return serialize({ k: 'putMany', o: st.ref.id, items: [] });
+}
+
+/** Send a put that asks for an answer (with what the owner refused since the last answer). */
+function ask(st: QueueState, body: Uint8Array): void {
+  const seq = ++st.seq;
+  st.asks++;
+  st.unasked = 0;
   const ch = channel();
-  if (n === 1) {
-    st.since = performance.now();
-    ch.markDirty(st);
-  } else if (n >= PUT_BATCH || performance.now() - st.since >= PUT_AGE_MS) {
-    ch.flushOne(st);
+  ch.request(st.ref.socket, body, (ok, v: any) => {
+    st.asks--;
+    if (!ok) refused(st, seq, v as Error);
+    else if (v) refused(st, seq, reviveError(v.e), v.n, v.s);
+    if (st.busy && st.asks === 0 && st.unasked === 0) {
+      st.busy = false;
+      ch.busy(-1);
+    }
+    while (st.room.length > 0 && st.asks <= PUT_WINDOW) st.room.shift()!();
+  });
+}
+
+function tailAsk(st: QueueState): void {
+  st.tail = false;
+  if (st.unasked > 0) ask(st, tailBody(st));
+}
+
+/** Post one put to the bridge now: it is on its way before the put returns. */
+function sendPut(st: QueueState, body: Uint8Array): void {
+  const ch = channel();
+  if (!st.busy) {
+    st.busy = true;
+    ch.busy(1);
   }
+  if (st.asks === 0 || st.unasked >= ASK_EVERY) {
+    ask(st, body);
+    return;
+  }
+  ch.post(st.ref.socket, 0, body);
+  st.unasked++;
+  if (!st.tail) {
+    st.tail = true;
+    setImmediate(tailAsk, st);
+  }
+}
+
+/** Wait (blocking) until `st` has at most PUT_WINDOW asks unanswered. */
+function waitRoomSync(st: QueueState): void {
+  if (st.asks > PUT_WINDOW) channel().pumpUntil(() => st.asks <= PUT_WINDOW);
 }
 
 const RESOLVED = Promise.resolve();
 
+/** A put on a bounded queue: checked here (options, then the item), then forwarded as a call. */
+function boundedPut(proxy: any, name: 'put' | 'putSync' | 'putNowait', item: unknown, options?: unknown) {
+  const label = refOf(proxy).tag === 'conc.JoinableQueue' ? 'JoinableQueue' : 'Queue';
+  const method = `${label}.${name}`;
+  if (name === 'putNowait') {
+    serializeItem(item, item, method);
+    return forwardCall(proxy, name, [item], 'sync', 0);
+  }
+  if (name === 'putSync') {
+    checkSyncWaitOptions(options as any, method);
+    serializeItem(item, item, method);
+    return forwardCall(proxy, name, [item, options], 'blocking', 1, true);
+  }
+  try {
+    if (options !== undefined) checkWaitOptions(options as any, method);
+    serializeItem(item, item, method);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return forwardCall(proxy, name, [item, options], 'async', 1, true);
+}
+
 // ---- queue: gets --------------------------------------------------------------
 
-function take(st: QueueState): unknown {
-  const item = st.buf[st.at];
-  st.buf[st.at++] = undefined;
-  const left = st.buf.length - st.at;
-  if (left === 0) {
-    st.buf = [];
-    st.at = 0;
-  }
-  st.unacked++;
-  st.takes++;
-  if (st.unacked >= GET_MAX) settleQueue(st, false);
-  if (left > 0) {
-    if (left === st.window >> 2 && st.lastFull && st.inFlight === 0) prefetch(st);
-    if (!st.timer) armGiveBack(st);
-  }
-  return item;
+/** This thread has taken lent item `lend`: it is never delivered again. */
+function taken(st: QueueState, lend: number | undefined): void {
+  if (lend !== undefined) channel().send(st.ref.socket, { k: 'ack', o: st.ref.id, l: lend });
 }
 
-function fill(st: QueueState, items: unknown[], max: number): void {
-  if (st.at === st.buf.length) {
-    st.buf = items;
-    st.at = 0;
-  } else {
-    st.buf = st.buf.slice(st.at).concat(items);
-    st.at = 0;
-  }
-  st.lastFull = items.length >= max;
-  st.filledAt = performance.now();
+/** Lent item `lend` came for a get that has given up: back to the queue. */
+function giveBack(st: QueueState, lend: number | undefined): void {
+  if (lend !== undefined) channel().send(st.ref.socket, { k: 'ack', o: st.ref.id, l: lend, back: 1 });
 }
 
-/** Grow the window while full windows are drained fast; shrink it for a slow consumer. */
-function adapt(st: QueueState): void {
-  const elapsed = performance.now() - st.filledAt;
-  if (st.lastFull && elapsed < 10) st.window = Math.min(GET_MAX, st.window * 2);
-  else if (elapsed > 100 && st.filledAt > 0) st.window = Math.max(1, st.window >> 1);
+function getMsg(st: QueueState, timeout: number | undefined, wait: boolean): Buffer {
+  const options = timeout === undefined ? {} : { timeout };
+  return serialize(
+    wait ? { k: 'getMany', o: st.ref.id, a: [options] } : { k: 'getMany', o: st.ref.id, a: [options], wait: 0 },
+  );
 }
 
-function beginFetch(st: QueueState): () => void {
-  st.inFlight++;
-  return () => {
-    st.inFlight--;
-  };
-}
-
-function getMsg(st: QueueState, options: unknown, wait: boolean): any {
-  const msg: any = { k: 'getMany', o: st.ref.id, a: [options ?? {}], max: st.window, ack: st.unacked };
-  if (!wait) msg.wait = 0;
-  st.unacked = 0;
-  return msg;
-}
-
-/** Ask for the next window while the consumer drains this one (never waits at the owner). */
-function prefetch(st: QueueState): void {
-  adapt(st);
-  const done = beginFetch(st);
-  let settle!: () => void;
-  st.prefetch = new Promise<void>((r) => {
-    settle = r;
-  });
-  const max = st.window;
-  channel().request(st.ref.socket, serialize(getMsg(st, {}, false)), (ok, v) => {
-    if (ok && Array.isArray(v) && v.length > 0) {
-      fill(st, v, max);
-      if (!st.timer) armGiveBack(st);
-    }
-    done();
-    st.prefetch = undefined;
-    settle();
-    if (st.getters.length > 0) serve(st);
-  });
-}
-
-function fetchSync(st: QueueState, options: any, wait: boolean): void {
-  const ch = channel();
-  if (st.prefetch) {
-    ch.pumpUntil(() => st.prefetch === undefined);
-    if (st.at < st.buf.length) return;
-  }
-  adapt(st);
-  const max = st.window;
-  const msg = getMsg(st, options, wait);
-  const done = beginFetch(st);
-  try {
-    fill(st, ch.callSync(st.ref.socket, msg) as unknown[], max);
-  } finally {
-    done();
-  }
+/** getSync / getNowait: one round trip, blocking; the item is acknowledged before it is returned. */
+function getBlocking(st: QueueState, timeout: number | undefined, wait: boolean, method: string): unknown {
+  const [ok, value, lend] = channel().requestSync(st.ref.socket, getMsg(st, timeout, wait));
+  if (!ok) throw relabel(value, `${st.label}.get`, method);
+  taken(st, lend);
+  return value;
 }
 
 /**
- * An async get of this thread waiting for an item. Getters are served in
- * order from the buffer; one blocking fetch at a time is in flight for the
- * first of them (aborted if it leaves: timeout, signal), and whatever it
- * brings serves the next ones too.
+ * An async get of this thread waiting for an item. Concurrent async gets of
+ * one thread wait in line, served in the order they were made: one request
+ * at a time is in flight, for the first of them, and what it brings goes to
+ * the first getter still waiting (or back to the queue if none is). A getter
+ * that leaves (its signal; its timeout, a long timer here) while it is not
+ * first just leaves. The first one aborts the request: on a signal it
+ * leaves at once (an item the request still brings serves the next); on its
+ * timeout it waits for the request's answer, and an item it still brings is
+ * its own (the owner had one by the deadline), else QueueEmpty.
  */
 interface Getter {
   resolve(v: unknown): void;
   reject(e: unknown): void;
-  timer: NodeJS.Timeout | undefined;
+  timer: LongTimeout | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
-  /** The fetch in flight on this getter's behalf. */
-  fetch: AbortController | undefined;
+  /** Timed out while first: rejected with this once the request is answered, unless it brings an item. */
+  expired: Error | undefined;
 }
 
 function getAsync(st: QueueState, timeout: number | undefined, signal: AbortSignal | undefined): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const g: Getter = { resolve, reject, timer: undefined, signal, onAbort: undefined, fetch: undefined };
+    const g: Getter = { resolve, reject, timer: undefined, signal, onAbort: undefined, expired: undefined };
+    st.line.push(g);
     if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
-      g.timer = setTimeout(
-        () => leave(st, g, namedError('QueueEmpty', `${st.label}.get: no item within ${timeout} ms`)),
-        timeout,
-      );
+      g.timer = setLongTimeout(() => expire(st, g, timeout), timeout);
     }
     if (signal) {
       g.onAbort = () => leave(st, g, signal.reason);
       signal.addEventListener('abort', g.onAbort, { once: true });
     }
-    st.getters.push(g);
-    serve(st);
+    if (st.asking === 0) fetchFor(st);
   });
+}
+
+/** Send the line's request, for its first getter. */
+function fetchFor(st: QueueState): void {
+  st.aborted = false;
+  st.asking = channel().request(st.ref.socket, getMsg(st, undefined, true), (ok, v, lend) => answered(st, ok, v, lend));
 }
 
 function forget(g: Getter): void {
-  if (g.timer) clearTimeout(g.timer);
+  g.timer?.clear();
   if (g.onAbort) g.signal!.removeEventListener('abort', g.onAbort);
 }
 
-/** A getter gives up; a fetch on its behalf is aborted (what it still brings serves the others). */
-function leave(st: QueueState, g: Getter, error: unknown): void {
-  const i = st.getters.indexOf(g);
+function abortFetch(st: QueueState): void {
+  if (st.asking === 0 || st.aborted) return;
+  st.aborted = true;
+  channel().abort(st.ref.socket, st.asking);
+}
+
+/** A getter's signal aborted: it leaves at once (if it was first, the request is aborted). */
+function leave(st: QueueState, g: Getter, reason: unknown): void {
+  const i = st.line.indexOf(g);
   if (i < 0) return;
-  st.getters.splice(i, 1);
+  st.line.splice(i, 1);
   forget(g);
-  g.fetch?.abort(error);
+  if (i === 0 && !g.expired) abortFetch(st);
+  g.reject(reason);
+}
+
+function expire(st: QueueState, g: Getter, timeout: number): void {
+  g.timer = undefined;
+  const i = st.line.indexOf(g);
+  if (i < 0) return;
+  const error = namedError('QueueEmpty', `${st.label}.get: no item within ${timeout} ms`);
+  if (i === 0 && st.asking !== 0) {
+    g.expired = error; // settled by the answer
+    abortFetch(st);
+    return;
+  }
+  st.line.splice(i, 1);
+  forget(g);
   g.reject(error);
 }
 
-/** Hand buffered items to waiting getters, in order; fetch for the first one left. */
-function serve(st: QueueState): void {
-  while (st.getters.length > 0 && st.at < st.buf.length) {
-    const g = st.getters.shift()!;
-    forget(g);
-    g.resolve(take(st));
+/** The answer to the line's request: an item for the first getter waiting (or back to the queue), or an error. */
+function answered(st: QueueState, ok: boolean, v: unknown, lend: number | undefined): void {
+  const aborted = st.aborted;
+  st.asking = 0;
+  st.aborted = false;
+  const g = st.line.shift();
+  if (g) forget(g);
+  if (ok) {
+    if (g) {
+      taken(st, lend);
+      g.resolve(v);
+    } else giveBack(st, lend);
+  } else if (g) {
+    if (g.expired) g.reject(g.expired);
+    else if (aborted)
+      st.line.unshift(g); // aborted for a getter that has left: this one is still waiting
+    else g.reject(v); // the owner said no (shut down and empty)
   }
-  if (st.getters.length === 0 || st.fetching || st.prefetch) return;
-  const g = st.getters[0];
-  adapt(st);
-  const max = st.window;
-  const msg = getMsg(st, {}, true);
-  const ac = new AbortController();
-  g.fetch = ac;
-  st.fetching = true;
-  const done = beginFetch(st);
-  // Filled as the reply is delivered, in order with this thread's other
-  // fetches (a getSync's, a prefetch): the owner lent the items in that
-  // order, and acknowledges and takes back by counting from the front.
-  channel().callNow(st.ref.socket, msg, ac.signal, (ok, v) => {
-    if (ok) fill(st, v as unknown[], max);
-    else if (!ac.signal.aborted) {
-      // Not a getter leaving: the owner said no (shut down and empty, gone): the first getter gets it.
-      const h = st.getters.shift();
-      if (h) {
-        forget(h);
-        h.reject(v);
-      }
-    }
-    done();
-    st.fetching = false;
-    if (g.fetch === ac) g.fetch = undefined;
-    serve(st);
-    // What it brought for getters that have left (timeout, abort) goes back
-    // to the queue if nobody takes it: never stranded in this thread.
-    if (!st.timer && st.at < st.buf.length) armGiveBack(st);
-  });
+  if (st.line.length > 0) fetchFor(st);
 }
 
-function armGiveBack(st: QueueState): void {
-  const takes = st.takes;
-  st.timer = setTimeout(() => {
-    st.timer = undefined;
-    if (st.at === st.buf.length) return;
-    if (st.takes === takes && st.inFlight === 0) settleQueue(st, true);
-    else armGiveBack(st);
-  }, GIVE_BACK_MS);
-  st.timer.unref();
-}
-
-/** Acknowledge taken items; with `giveBack`, hand the untaken rest back to the broker. */
-function settleQueue(st: QueueState, giveBack: boolean): void {
-  const back = giveBack && st.at < st.buf.length;
-  if (st.unacked === 0 && !back) return;
-  channel().send(st.ref.socket, { k: 'ack', o: st.ref.id, n: st.unacked, back: back ? 1 : undefined });
-  st.unacked = 0;
-  if (back) {
-    st.buf = [];
-    st.at = 0;
-  }
-}
-
-function checkTimeout(options: any, method: string): void {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`${method}: options must be an object`);
-  const t = options.timeout;
-  if (t !== undefined && t !== Number.POSITIVE_INFINITY && (typeof t !== 'number' || Number.isNaN(t) || t < 0)) {
-    throw new RangeError(
-      `${method}: timeout must be a non-negative number of milliseconds or Infinity, got ${String(t)}`,
-    );
-  }
+/** A Thread that ends: abort its pending gets, ask for its last puts, hand back what is lent to it. */
+function leaveQueue(st: QueueState): void {
+  const ch = channel();
+  abortFetch(st);
+  if (st.unasked > 0) ask(st, tailBody(st));
+  ch.send(st.ref.socket, { k: 'ack', o: st.ref.id, all: 1 });
 }
 
 function queueOverrides(unbounded: (p: any) => boolean) {
   return {
     put(this: any, item: unknown, options?: any) {
-      if (!unbounded(this)) return forwardCall(this, 'put', [item, options], 'async', 1);
+      if (!unbounded(this)) return boundedPut(this, 'put', item, options);
       const st = queueState(this);
+      const method = `${st.label}.put`;
       try {
         if (options !== undefined) {
-          checkTimeout(options, `${st.label}.put`);
+          checkWaitOptions(options, method);
           if (options.signal?.aborted) return Promise.reject(options.signal.reason);
         }
-        bufferPut(st, item, `${st.label}.put`);
+        const body = serializeItem({ k: 'putMany', o: st.ref.id, items: [item] }, item, method);
+        surface(st, method);
+        if (body.length >= st.big) return forwardCall(this, 'put', [item, options], 'async', 1, true);
+        sendPut(st, body);
       } catch (error) {
         return Promise.reject(error);
       }
-      if (st.inflight <= PUT_WINDOW) return RESOLVED;
+      if (st.asks <= PUT_WINDOW) return RESOLVED;
       return new Promise<void>((resolve) => st.room.push(resolve));
     },
     putSync(this: any, item: unknown, options?: any) {
-      if (!unbounded(this)) return void forwardCall(this, 'putSync', [item, options], 'blocking', 1);
+      if (!unbounded(this)) return void boundedPut(this, 'putSync', item, options);
       const st = queueState(this);
-      if (options !== undefined) checkTimeout(options, `${st.label}.putSync`);
-      bufferPut(st, item, `${st.label}.putSync`);
-      channel().waitRoomSync(st);
+      const method = `${st.label}.putSync`;
+      checkSyncWaitOptions(options, method);
+      const body = serializeItem({ k: 'putMany', o: st.ref.id, items: [item] }, item, method);
+      surface(st, method);
+      if (body.length >= st.big) return void forwardCall(this, 'putSync', [item, options], 'blocking', 1, true);
+      sendPut(st, body);
+      waitRoomSync(st);
     },
     putNowait(this: any, item: unknown) {
-      if (!unbounded(this)) return void forwardCall(this, 'putNowait', [item], 'sync', 0);
+      if (!unbounded(this)) return void boundedPut(this, 'putNowait', item);
       const st = queueState(this);
-      bufferPut(st, item, `${st.label}.putNowait`);
-      channel().waitRoomSync(st);
+      const method = `${st.label}.putNowait`;
+      const body = serializeItem({ k: 'putMany', o: st.ref.id, items: [item] }, item, method);
+      surface(st, method);
+      if (body.length >= st.big) return void forwardCall(this, 'putNowait', [item], 'sync', 0);
+      sendPut(st, body);
+      waitRoomSync(st);
     },
     get(this: any, options?: any) {
       const st = queueState(this);
       let signal: AbortSignal | undefined;
       if (options !== undefined) {
         try {
-          checkTimeout(options, `${st.label}.get`);
+          checkWaitOptions(options, `${st.label}.get`);
         } catch (error) {
           return Promise.reject(error);
         }
         signal = options.signal;
         if (signal?.aborted) return Promise.reject(signal.reason);
       }
-      if (st.getters.length === 0 && st.at < st.buf.length) return Promise.resolve(take(st));
       return getAsync(st, options?.timeout, signal);
     },
     getSync(this: any, options?: any) {
       const st = queueState(this);
-      if (options !== undefined) {
-        checkTimeout(options, `${st.label}.getSync`);
-        if (options.signal !== undefined) {
-          throw new TypeError(`${st.label}.getSync: a blocking call cannot take a signal; use the async method`);
-        }
-      }
-      if (st.at < st.buf.length) return take(st);
-      fetchSync(st, options, true);
-      const item = take(st);
-      if (st.getters.length > 0) serve(st);
-      return item;
+      const method = `${st.label}.getSync`;
+      checkSyncWaitOptions(options, method);
+      return getBlocking(st, options?.timeout, true, method);
     },
     getNowait(this: any) {
       const st = queueState(this);
-      if (st.at < st.buf.length) return take(st);
-      fetchSync(st, {}, false);
-      if (st.at < st.buf.length) {
-        const item = take(st);
-        if (st.getters.length > 0) serve(st);
-        return item;
-      }
-      throw namedError('QueueEmpty', `${st.label}.getNowait: the queue is empty`);
-    },
-    qsize(this: any) {
-      const st = queueState(this);
-      return (forwardCall(this, 'qsize', [], 'sync', 0) as number) + (st.buf.length - st.at);
-    },
-    empty(this: any) {
-      const st = queueState(this);
-      return st.at === st.buf.length && (forwardCall(this, 'empty', [], 'sync', 0) as boolean);
+      return getBlocking(st, undefined, false, `${st.label}.getNowait`);
     },
   };
 }
@@ -919,19 +852,22 @@ function protoFor(entry: ShareEntry): object {
       const fn = d.value as Function;
       let kind: 'sync' | 'blocking' | 'async' = 'sync';
       let s = 0;
+      let pair = false;
       if (name.endsWith('Sync') && all.has(name.slice(0, -4))) {
         kind = 'blocking';
         s = optionsIndex(base, name.slice(0, -4));
+        pair = true;
       } else if (all.has(`${name}Sync`) || fn.constructor?.name === 'AsyncFunction') {
         kind = 'async';
         s = optionsIndex(base, name);
+        pair = all.has(`${name}Sync`);
       }
       Object.defineProperty(proto, name, {
         configurable: true,
         writable: true,
         value: {
           [name](this: any, ...args: unknown[]) {
-            return forwardCall(this, name, args, kind, s);
+            return forwardCall(this, name, args, kind, s, pair);
           },
         }[name],
       });
@@ -1023,9 +959,9 @@ export function startBridge(ppid: number, keys: Record<string, string> = {}): vo
 export const decodeArgs = decode;
 
 /**
- * Child bootstrap, when the target is done: flush and say goodbye to every
- * broker this thread used, after the process's other threads have sent (and
- * had answered) their batched puts (waiting at most `patience` ms for them).
+ * Child bootstrap, when the target is done: have this thread's puts
+ * confirmed and say goodbye to every broker it used, after the process's
+ * other threads have had theirs confirmed (waiting at most `patience` ms for them).
  * Throws the first queue error no put surfaced.
  */
 export async function shutdownThread(patience = 2000): Promise<void> {

@@ -38,6 +38,7 @@ import { serialize } from 'node:v8';
 import {
   ConcRuntimeError,
   DataCloneError,
+  type LongTimeout,
   type WaitOptions,
   checkWaitOptions,
   type Encoded,
@@ -45,6 +46,7 @@ import {
   encode,
   findUncloneable,
   remaining,
+  setLongTimeout,
   throwIfAborted,
 } from '@conc/core';
 import { type SerializedError, type Target, refuseWhileImportingTarget, reviveError, targetSpec } from '@conc/thread';
@@ -224,9 +226,9 @@ export class Process<A extends unknown[] = any[]> {
     throwIfAborted(signal);
     if (!this.closed) {
       const ended = await new Promise<boolean>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
+        let timer: LongTimeout | undefined;
         const done = (value: boolean) => {
-          if (timer) clearTimeout(timer);
+          timer?.clear();
           signal?.removeEventListener('abort', onAbort);
           this.waiters.delete(onClose);
           resolve(value);
@@ -239,7 +241,7 @@ export class Process<A extends unknown[] = any[]> {
         this.waiters.add(onClose);
         signal?.addEventListener('abort', onAbort, { once: true });
         const left = remaining(deadline);
-        if (left !== Number.POSITIVE_INFINITY) timer = setTimeout(() => done(false), left);
+        if (left !== Number.POSITIVE_INFINITY) timer = setLongTimeout(() => done(false), left);
       });
       throwIfAborted(signal);
       if (!ended) return false;

@@ -17,10 +17,14 @@
  *             (Acquirable's guard/withLock are inherited and always local);
  *   - lockOf: for what a dead child may hold (Lock, RLock, Condition's
  *             lock), how to give it back;
- *   - permits: Semaphores, whose permits a dead child gives back;
- *   - queue:  Queue and JoinableQueue, whose puts are batched and whose gets
- *             prefetch (Python's feeder thread is the model), and whose items
- *             a dead child had not yet taken go back to the queue;
+ *   - relocks: methods that let go of that lock and take it back before
+ *             they settle (Condition's wait): a waiter is not a holder;
+ *   - permits: Semaphores: permits are not owned (a dead child's stay
+ *             taken), but one an acquire got after its child died is given back;
+ *   - queue:  Queue and JoinableQueue, whose puts are sent as they are made
+ *             and whose gets move one item each (Python's feeder thread is
+ *             the model), and whose items a dead child had not yet taken
+ *             go back to the queue;
  *   - describe: extra facts the child needs (a queue's maxsize and
  *             byteCapacity, a Condition's lock, which is shared alongside).
  */
@@ -34,6 +38,8 @@ export interface ClassRule {
   local?: readonly (string | symbol)[];
   /** Lock-like: the lock to release when a holder dies. */
   lockOf?: (obj: any) => any;
+  /** Methods that let go of the lock of `lockOf` and take it back before they settle. */
+  relocks?: readonly string[];
   permits?: boolean;
   queue?: { joinable: boolean };
   describe?: (obj: any) => Record<string, unknown>;
@@ -59,6 +65,7 @@ export const rules: Record<string, ClassRule> = {
     methods: ['acquire', 'acquireSync', 'tryAcquire', 'release', 'wait', 'waitSync', 'notify', 'notifyAll'],
     local: ['waitFor', 'waitForSync'],
     lockOf: (c) => c.lock,
+    relocks: ['wait'],
     // The Condition's lock is shared with it, so the child's `cond.lock` is
     // a proxy of the same Lock/RLock (and `instanceof` holds).
     describe: (c) => ({ lock: encode(c.lock, 'process', 'Condition.lock') }),

@@ -29,12 +29,12 @@ export type Request =
   | { k: 'call'; o: number; m: string; a: unknown[]; g?: 1; s?: number }
   | { k: 'abort' }
   | { k: 'putMany'; o: number; items: unknown[] }
-  | { k: 'getMany'; o: number; a: unknown[]; max: number; ack: number; wait?: 0 }
-  | { k: 'ack'; o: number; n: number; back?: 1 }
+  | { k: 'getMany'; o: number; a: unknown[]; wait?: 0 }
+  | { k: 'ack'; o: number; l?: number; back?: 1; all?: 1 }
   | { k: 'bye' };
 
-/** Broker -> client (the body of a reply frame). */
-export type Reply = { ok: true; v?: unknown } | { ok: false; e: unknown };
+/** Broker -> client (the body of a reply frame); `l`: the lend id of the queue item a getMany brings. */
+export type Reply = { ok: true; v?: unknown; l?: number } | { ok: false; e: unknown };
 
 export const HEADER = 12;
 /** Replies (broker -> child): refuse frames larger than this (a corrupt length would otherwise make us buffer forever). */
@@ -46,8 +46,6 @@ export const MAX_FRAME = 512 * 1024 * 1024;
  * in the queue) plus room for the request around it. See requestCap.
  */
 export const REQUEST_CAP_MIN = 8 * 1024 * 1024;
-/** A batch of puts larger than this is split (in order) before it is sent. */
-export const BATCH_BYTES = 4 * 1024 * 1024;
 
 /** The largest request a broker accepts, given the largest byteCapacity of the queues it serves. */
 export function requestCap(largestQueueCapacity: number): number {
@@ -209,8 +207,8 @@ export class FrameWriter {
 
 /**
  * The child's mailbox (Int32 words of a SharedArrayBuffer): a slot counter, a
- * ready flag, a count of threads with unsent batched puts plus batches not
- * yet answered (the main thread waits for 0 before the child exits), then
+ * ready flag, a count of (thread, queue) pairs with puts not yet confirmed
+ * by the owner (the main thread waits for 0 before the child exits), then
  * one wake word per thread.
  */
 export const MB_NEXT_SLOT = 0;

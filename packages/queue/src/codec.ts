@@ -49,7 +49,13 @@
  */
 import v8 from 'node:v8';
 import { types } from 'node:util';
-import { DataCloneError, isThreadGone, shareTag, threadLivenessId } from '@conc/core';
+import {
+  DataCloneError,
+  isThreadGone,
+  primitiveItemMessage,
+  threadLivenessId,
+  uncloneableItemMessage,
+} from '@conc/core';
 
 export const K_SMI = 0;
 export const K_UNDEFINED = 1;
@@ -225,12 +231,8 @@ export function encodeItem(value: unknown, rec: Rec, who: string, shapes: Shapes
   }
   // A conc primitive (Lock, Queue, ...) would serialize as an empty object:
   // its state is shared memory, which only Thread / Process args can carry.
-  const primitive = findPrimitive(value, 'item', 0, null);
-  if (primitive) {
-    throw new DataCloneError(
-      `${who}: ${primitive} cannot be put in a queue (its shared memory cannot be copied); pass it to the thread in args; nothing was enqueued`,
-    );
-  }
+  const primitive = primitiveItemMessage(value, who);
+  if (primitive) throw new DataCloneError(primitive);
   let bytes: Buffer;
   try {
     bytes = v8.serialize(value);
@@ -881,72 +883,8 @@ function readObject(u: Uint8Array, keys: string[]): Record<string, unknown> {
 
 // ---- errors -----------------------------------------------------------------
 
-function describe(value: unknown): string | undefined {
-  if (typeof value === 'function') {
-    return `is a function (${value.name || 'anonymous'}); functions cannot be put in a queue`;
-  }
-  if (typeof value === 'symbol') return `is a symbol (${String(value)}); symbols cannot be put in a queue`;
-  return undefined;
-}
-
-/** The path and reason of the first part of `value` node:v8 refuses to serialize. */
-function findBad(value: unknown, path: string, seen: Set<object>): string | undefined {
-  const direct = describe(value);
-  if (direct) return `${path} ${direct}`;
-  if (typeof value !== 'object' || value === null || seen.has(value)) return undefined;
-  seen.add(value);
-  try {
-    v8.serialize(value);
-    return undefined;
-  } catch (error) {
-    let children: [string, unknown][] = [];
-    if (Array.isArray(value)) children = value.map((v, i) => [`${path}[${i}]`, v]);
-    else if (value instanceof Map) {
-      for (const [k, v] of value) children.push([`${path} (a Map key)`, k], [`${path}.get(${String(k)})`, v]);
-    } else if (value instanceof Set) {
-      for (const v of value) children.push([`${path} (a Set entry)`, v]);
-    } else if (!types.isProxy(value)) {
-      children = Object.keys(value).map((k) => [`${path}.${k}`, (value as Record<string, unknown>)[k]]);
-    }
-    for (const [p, v] of children) {
-      const found = findBad(v, p, seen);
-      if (found) return found;
-    }
-    return `${path} cannot be cloned (${(error as Error).message})`;
-  }
-}
-
-/** The path of a conc primitive inside arrays, plain objects, Maps and Sets, if any. */
-function findPrimitive(value: unknown, path: string, depth: number, seen: Set<object> | null): string | undefined {
-  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return undefined;
-  const tag = shareTag(value);
-  if (tag !== undefined) return `${path} is a conc ${tag.replace(/^conc\./, '')}, which`;
-  if (depth > 0) {
-    if (seen === null) seen = new Set();
-    if (seen.has(value) || depth > 100) return undefined;
-    seen.add(value);
-  }
-  let found: string | undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length && !found; i++) found = findPrimitive(value[i], `${path}[${i}]`, depth + 1, seen);
-  } else if (value instanceof Map) {
-    for (const [k, v] of value) {
-      found =
-        findPrimitive(k, `${path} (a Map key)`, depth + 1, seen) ??
-        findPrimitive(v, `${path}.get(${String(k)})`, depth + 1, seen);
-      if (found) break;
-    }
-  } else if (value instanceof Set) {
-    for (const v of value) if ((found = findPrimitive(v, `${path} (a Set entry)`, depth + 1, seen))) break;
-  } else if (!types.isProxy(value)) {
-    for (const k of Object.keys(value)) {
-      if ((found = findPrimitive((value as Record<string, unknown>)[k], `${path}.${k}`, depth + 1, seen))) break;
-    }
-  }
-  return found;
-}
-
+// The wording is @conc/core's (items.ts), shared with @conc/process, which
+// checks a child's items with it before sending them.
 function uncloneable(value: unknown, who: string, cause?: Error): DataCloneError {
-  const where = findBad(value, 'item', new Set()) ?? `item cannot be cloned (${cause?.message ?? 'unknown reason'})`;
-  return new DataCloneError(`${who}: ${where}; nothing was enqueued`);
+  return new DataCloneError(uncloneableItemMessage(value, who, cause));
 }

@@ -60,3 +60,25 @@ describe('error serialization between threads', () => {
     expect(back.message).toBe('a non-Error value was thrown: 42');
   });
 });
+
+describe('sleepAsync with a delay past one setTimeout', () => {
+  it('2 ** 31 and 2 ** 40 ms are still pending after 200 ms, and a signal ends them', async () => {
+    for (const ms of [2 ** 31, 2 ** 40]) {
+      const ac = new AbortController();
+      let settled = 'pending';
+      const p = sleepAsync(ms, { signal: ac.signal }).then(
+        () => {
+          settled = 'resolved';
+        },
+        (e) => {
+          settled = e === ac.signal.reason ? 'aborted' : `rejected: ${e}`;
+        },
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      expect(settled).toBe('pending');
+      ac.abort();
+      await p;
+      expect(settled).toBe('aborted');
+    }
+  }, 5_000);
+});
