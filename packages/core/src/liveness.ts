@@ -36,13 +36,17 @@ import { type MessagePort, MessageChannel, Worker, isMainThread, threadId } from
 
 const SLOTS = 8192;
 
-/** What a conc thread's boot data carries so the thread takes part. */
+/**
+ * What a conc thread's boot data carries so the thread takes part. The ports
+ * are `MessagePort`s of node:worker_threads, typed `object` here so that the
+ * public types of @conc/core need no @types/node.
+ */
 export interface LivenessBoot {
   table: SharedArrayBuffer;
   /** Registration port to the reaper, for the threads this thread starts. */
-  reaper: MessagePort;
+  reaper: object;
   /** Held for the thread's whole life: its closing is the news of its end. */
-  life: MessagePort;
+  life: object;
 }
 
 interface State {
@@ -100,7 +104,8 @@ function ensureReaper(): State {
  */
 export function prepareThreadWatch(): {
   boot: LivenessBoot;
-  transfer: MessagePort[];
+  /** The MessagePorts to put in the new Worker's transferList. */
+  transfer: any[];
   watch(workerThreadId: number, status?: { buffer: SharedArrayBuffer; index: number; done: number }): void;
   cancel(): void;
 } {
@@ -133,10 +138,12 @@ export function prepareThreadWatch(): {
 export function adoptLiveness(boot: LivenessBoot | undefined): void {
   if (!boot || state.table !== null) return;
   state.table = new Int32Array(boot.table);
-  state.reaper = boot.reaper;
-  state.life = boot.life; // kept referenced for the thread's whole life
-  boot.reaper.unref();
-  boot.life.unref();
+  const reaper = boot.reaper as MessagePort;
+  const life = boot.life as MessagePort;
+  state.reaper = reaper;
+  state.life = life; // kept referenced for the thread's whole life
+  reaper.unref();
+  life.unref();
 }
 
 /**
