@@ -98,14 +98,18 @@ describe('a thread terminated inside putSync / getSync of 4 MiB items', () => {
       const started = new Int32Array(new SharedArrayBuffer(4));
       await killMidTraffic([startWorker('churnBig', [q, started, 1_000_000 * round])], started);
       // A lock the victim died holding is taken over within the call's
-      // timeout (sync and async paths, alternately), and what its section
-      // left half done is finished or undone.
-      if (round % 2 === 0) await within(q.put(bigItem(-7), { timeout: 300 }), 5_000, 'put');
-      else q.putSync(bigItem(-7), { timeout: 300 });
-      const first = round % 2 === 0 ? q.getSync({ timeout: 300 }) : await within(q.get({ timeout: 300 }), 5_000, 'get');
-      // both locks have been through our hands: qsize counts exactly the whole items left
+      // timeout, and what its section left half done is finished or undone:
+      // async calls here, or (odd rounds) putSync and getSync in a thread.
+      let first: number;
+      if (round % 2 === 0) {
+        await within(q.put(bigItem(-7), { timeout: 300 }), 5_000, 'put');
+        first = idOfBig(await within(q.get({ timeout: 300 }), 5_000, 'get'));
+      } else {
+        first = await finish<number>(spawn('putThenGetSync', [q, -7, 300]), 5_000);
+      }
+      // both locks have been through the calls above: qsize counts exactly the whole items left
       const left = q.qsize();
-      const ids = [idOfBig(first), ...drainIds(q)];
+      const ids = [first, ...drainIds(q)];
       expect(ids.length).toBe(left + 1);
       expect(ids.filter((id) => id === -7)).toEqual([-7]);
       expect(new Set(ids).size).toBe(ids.length);
