@@ -33,8 +33,9 @@
  *            RLock's recursion level is saved, Python's _release_save); spin
  *            while SERVED <= t, then loop { v = PARK[t&7]; PARKED++; if
  *            SERVED > t stop; park while PARK[t&7] == v; PARKED-- } until
- *            served, the deadline, or an abort; a park lasts a SLICE at most,
- *            and one that lasted it audits the slots (see Death). Re-acquire
+ *            served, the deadline, or an abort; a blocking park lasts a SLICE
+ *            at most, and one that lasted it audits the slots (see Death);
+ *            an async one audits on core's liveness tick. Re-acquire
  *            the lock (always, even on timeout or abort; the level is
  *            restored). Then, holding the lock: served -> free the slot,
  *            true. Not served -> cancel the ticket: newest ticket: TICKETS--;
@@ -60,9 +61,10 @@
  *
  * Death: a waiter that dies (a Worker terminate()d in waitSync, a thread
  * that calls process.exit() during `await cond.wait()`) absorbs no notify.
- * Its slot names it; a live waiter whose park lasts a whole SLICE audits the
- * slots: it asks @conc/core's isThreadGone about each other thread named
- * there (a read of core's liveness table, outside INNER), and for one that is gone, under
+ * Its slot names it; a live waiter whose park lasts a whole SLICE (async:
+ * on each of core's liveness ticks while parked) audits the slots: it asks
+ * @conc/core's isThreadGone about each other thread named there (a read of
+ * core's liveness table, outside INNER), and for one that is gone, under
  * INNER, does what the dead waiter would have done (reclaim):
  *   - its ticket still waits: cancel it, so no later notify counts it;
  *   - it was served and never came back: pass the wake-up on, to the oldest
@@ -135,7 +137,9 @@ import {
   decodeSync,
   describeWords,
   encode,
+  LIVENESS_TICK,
   isThreadGone,
+  onLivenessTick,
   registerShareable,
   remaining,
   threadLivenessId,
@@ -170,11 +174,12 @@ const GHOST = 32;
 const MAX_GHOSTS = 32;
 const WORDS = GHOST + MAX_GHOSTS;
 /**
- * The longest park (ms) before a waiter looks for waiters that died (and a
- * waiter for INNER asks whether its holder did). Parking longer costs
- * nothing else: the park is resumed.
+ * The longest park (ms) of a blocking wait before it looks for waiters that
+ * died (and of a waiter for INNER before it asks whether its holder did);
+ * the park is then resumed. Async waits look as often, on core's liveness
+ * tick (LIVENESS_TICK).
  */
-const SLICE = 50;
+const SLICE = LIVENESS_TICK;
 /** Polls for INNER before parking (its sections are a few loads and stores long). */
 const SPIN_INNER = 100;
 
@@ -866,7 +871,10 @@ export class Condition extends Acquirable {
       }
     }
     if (spins > 0) this.spun(false);
-    const deadline = deadlineOf(timeout);
+    const start = performance.now();
+    const deadline = timeout === Number.POSITIVE_INFINITY ? timeout : start + timeout;
+    // Park for a SLICE at most: one that lasts it looks for waiters that died.
+    let sliceEnd = Math.min(deadline, start + SLICE);
     const slot = PARK + (t & PARK_MASK);
     for (;;) {
       const v = Atomics.load(w, slot);
@@ -875,12 +883,12 @@ export class Condition extends Acquirable {
         Atomics.sub(w, PARKED, 1);
         return;
       }
-      // Park for a SLICE at most: one that lasts it looks for waiters that died.
-      const r = waitSync(w, slot, v, Math.min(deadline, performance.now() + SLICE), 0);
+      const r = waitSync(w, slot, v, sliceEnd, 0);
       Atomics.sub(w, PARKED, 1);
       if (r === 'timed-out') {
-        if (performance.now() >= deadline) return;
+        if (sliceEnd >= deadline) return;
         audit(w);
+        sliceEnd = Math.min(deadline, performance.now() + SLICE);
       }
     }
   }
@@ -889,20 +897,24 @@ export class Condition extends Acquirable {
     const w = this.words;
     for (let i = 0; i < SPIN_ASYNC; i++) if (isServed(w, t)) return;
     const slot = PARK + (t & PARK_MASK);
-    for (;;) {
-      if (signal?.aborted) return;
-      const v = Atomics.load(w, slot);
-      Atomics.add(w, PARKED, 1);
-      if (isServed(w, t)) {
+    // While parked, look for waiters that died now and then (core's tick:
+    // a short waitAsync timeout would cost a V8 task per park).
+    const stop = onLivenessTick(() => audit(w));
+    try {
+      for (;;) {
+        if (signal?.aborted) return;
+        const v = Atomics.load(w, slot);
+        Atomics.add(w, PARKED, 1);
+        if (isServed(w, t)) {
+          Atomics.sub(w, PARKED, 1);
+          return;
+        }
+        const r = await waitAsync(w, slot, v, deadline, signal, 0);
         Atomics.sub(w, PARKED, 1);
-        return;
+        if (r === 'timed-out') return;
       }
-      const r = await waitAsync(w, slot, v, Math.min(deadline, performance.now() + SLICE), signal, 0);
-      Atomics.sub(w, PARKED, 1);
-      if (r === 'timed-out') {
-        if (performance.now() >= deadline) return;
-        audit(w);
-      }
+    } finally {
+      stop();
     }
   }
 

@@ -62,6 +62,8 @@ export {
   type LivenessBoot,
   adoptLiveness,
   isThreadGone,
+  LIVENESS_TICK,
+  onLivenessTick,
   prepareThreadWatch,
   threadLivenessId,
   threadDied,

@@ -31,6 +31,11 @@
  *   - Tokens <= 0 (threads of other processes, served by @conc/process) are
  *     never reported here: their deaths are the business of their carrier.
  *   - Threads not started by conc (a raw `new Worker`) are not watched.
+ *
+ * The tick (onLivenessTick): a blocking waiter looks at the table whenever a
+ * park of bounded length ends; an async waiter cannot park with a short
+ * timeout instead (see onLivenessTick), so it registers a check that one
+ * unref'd interval per thread runs every LIVENESS_TICK ms while it waits.
  */
 import { type MessagePort, MessageChannel, Worker, isMainThread, threadId } from 'node:worker_threads';
 
@@ -177,3 +182,50 @@ export function livenessActive(): boolean {
 
 /** Alias of {@link threadEnded}, the name the Condition and Queue internals use. */
 export const isThreadGone: (token: number) => boolean = threadEnded;
+
+// ---- the tick: periodic checks for async waiters ------------------------------
+
+/** How often (ms) {@link onLivenessTick} callbacks run. */
+export const LIVENESS_TICK = 50;
+
+const tickers = new Set<() => void>();
+let ticking: ReturnType<typeof setInterval> | undefined;
+
+function tick(): void {
+  if (tickers.size === 0) {
+    // Stopped here rather than when the last check leaves: waiters that come
+    // and go quickly then reuse the running interval.
+    clearInterval(ticking);
+    ticking = undefined;
+    return;
+  }
+  for (const fn of tickers) {
+    try {
+      fn();
+    } catch {
+      // a check that throws must not stop the others
+    }
+  }
+}
+
+/**
+ * Run `check` every {@link LIVENESS_TICK} ms on the calling thread, until
+ * the returned function is called. For async waiters that must look now
+ * and then whether a thread they depend on is gone: they cannot park with a
+ * short timeout instead, since each Atomics.waitAsync timeout is a V8 task
+ * that lingers until it expires, even once the wait is over, and thousands
+ * of them slow the event loop down. One unref'd interval serves every
+ * check of the thread (the waiter's own wait holds the event loop open).
+ * Pass a new function each time: the same function registered twice runs
+ * once, and leaves at the first unregistration.
+ */
+export function onLivenessTick(check: () => void): () => void {
+  tickers.add(check);
+  if (ticking === undefined) {
+    ticking = setInterval(tick, LIVENESS_TICK);
+    ticking.unref?.();
+  }
+  return () => {
+    tickers.delete(check);
+  };
+}

@@ -23,9 +23,9 @@
  * never contend. A lock is core's three-state futex (fast paths inlined
  * here) with the holder's name in it: 0 free, else the holder thread's
  * liveness id << 1 (core's threadLivenessId), bit 0 set while waiters may be
- * parked (the futex's state 2). A waiter parks on a lock for a SLICE at most,
- * and never past its call's deadline: a timeout is always honoured, however
- * long another thread holds the lock.
+ * parked (the futex's state 2). A waiter parks on a lock never past its
+ * call's deadline: a timeout is always honoured, however long another
+ * thread holds the lock.
  *
  * Positions: HEAD and TAIL run over [0, 2*cap) (twice the ring, so that full
  * and empty differ): used = (TAIL - HEAD) mod 2*cap, a record starts at byte
@@ -53,10 +53,11 @@
  *     with the new count), which frees the bytes.
  *
  * Death: a thread that dies in a locked section (a Worker terminate()d in
- * putSync of a 4 MiB item) leaves its lock word naming it. A waiter whose
- * park lasts a whole SLICE with that same word asks core's isThreadGone;
- * if the holder is gone it takes the lock over by CAS (one taker) and
- * repairs the section before its own (recover). Each section writes in an
+ * putSync of a 4 MiB item) leaves its lock word naming it. A blocking
+ * waiter parks for a SLICE at most, and one whose park lasted it with that
+ * same word asks core's isThreadGone (an async waiter asks on core's
+ * liveness tick); if the holder is gone it takes the lock over by CAS (one
+ * taker) and repairs the section before its own (recover). Each section writes in an
  * order such that any prefix of it is repairable from the tags:
  *   put: the record bytes (past TAIL: invisible), then TAIL with the tag
  *     of PUT_COUNT + 1, then PUT_COUNT. TAIL's tag ahead of PUT_COUNT means
@@ -165,6 +166,7 @@ import {
   deadlineOf,
   describeWords,
   isThreadGone,
+  onLivenessTick,
   registerShareable,
   remaining,
   threadLivenessId,
@@ -345,15 +347,17 @@ function lockOrMark(w: Int32Array, i: number, waited: boolean): number {
   }
 }
 
-/** After a whole SLICE parked on `v`: if its holder's thread is gone, take the lock over (true). */
+/** After a whole SLICE parked on `v` (blocking waits): if its holder's thread is gone, take the lock over (true). */
 function takeOver(w: Int32Array, i: number, v: number): boolean {
   return Atomics.load(w, i) === v && isThreadGone(v >>> 1) && Atomics.compareExchange(w, i, v, HELD | 1) === v;
 }
 
 /**
- * Async slow path: park on lock word `v` (a SLICE at most, and not past the
- * deadline), counted in ASYNC_LOCKERS until this event loop has seen the
- * wake-up.
+ * Async slow path: park on lock word `v` until it changes, the deadline or
+ * an abort, counted in ASYNC_LOCKERS until this event loop has seen the
+ * wake-up. Meanwhile core's liveness tick asks whether the holder is gone,
+ * and if so wakes the waiters (a short waitAsync timeout instead would cost
+ * a V8 task per park). Resolves true if the holder was found gone.
  */
 async function waitLock(
   w: Int32Array,
@@ -361,16 +365,23 @@ async function waitLock(
   v: number,
   deadline: number,
   signal: AbortSignal | undefined,
-): Promise<WaitResult> {
+): Promise<boolean> {
   Atomics.add(w, i + ASYNC_LOCKERS, 1);
-  let r: WaitResult;
+  let gone = false;
+  const stop = onLivenessTick(() => {
+    if (!gone && Atomics.load(w, i) === v && isThreadGone(v >>> 1)) {
+      gone = true;
+      Atomics.notify(w, i);
+    }
+  });
   try {
-    r = await waitAsync(w, i, v, Math.min(deadline, performance.now() + SLICE), signal);
+    await waitAsync(w, i, v, deadline, signal);
   } finally {
+    stop();
     Atomics.sub(w, i + ASYNC_LOCKERS, 1);
   }
   if (signal?.aborted) Atomics.notify(w, i, 1); // leaving: pass on a wake-up it may have taken
-  return r;
+  return gone;
 }
 
 function unlock(w: Int32Array, i: number): void {
@@ -567,19 +578,21 @@ export class Queue<T = unknown> {
    *     everything (SHUTDOWN 2, GET_COUNT == PUT_COUNT): finish the drop.
    */
   private recover(i: number): void {
+    // Atomics throughout: these words were last written by the dead thread,
+    // with no unlock to order its writes before our reads.
     const w = this.words;
     if (i === PUT_LOCK) {
-      const put = w[PUT_COUNT];
-      if ((w[TAIL] & TAG) !== (put & TAG)) {
+      const put = Atomics.load(w, PUT_COUNT);
+      if ((Atomics.load(w, TAIL) & TAG) !== (put & TAG)) {
         Atomics.store(w, PUT_COUNT, (put + 1) | 0);
         if (Atomics.load(w, GET_SLEEPY) !== 0) this.wakeGetters();
       }
       return;
     }
-    const got = w[GET_COUNT];
-    if ((w[HEAD] & TAG) === (got & TAG)) return;
+    const got = Atomics.load(w, GET_COUNT);
+    if ((Atomics.load(w, HEAD) & TAG) === (got & TAG)) return;
     if (Atomics.load(w, SHUTDOWN) === 2 && got === Atomics.load(w, PUT_COUNT)) {
-      w[PUT_SEEN] = got;
+      Atomics.store(w, PUT_SEEN, got);
       Atomics.store(w, HEAD, Atomics.load(w, TAIL));
     } else {
       Atomics.store(w, GET_COUNT, (got - 1) | 0);
@@ -853,9 +866,9 @@ export class Queue<T = unknown> {
       if (v !== 0) {
         if (pastDeadline(deadline)) throw this.busyError(method, options?.timeout);
         waited = true;
-        const lr = await waitLock(w, PUT_LOCK, v, deadline, signal);
+        const gone = await waitLock(w, PUT_LOCK, v, deadline, signal);
         throwIfAborted(signal);
-        if (lr !== 'timed-out' || !takeOver(w, PUT_LOCK, v)) continue;
+        if (!gone || Atomics.compareExchange(w, PUT_LOCK, v, HELD | 1) !== v) continue;
         this.recover(PUT_LOCK);
       }
       waited = false;
@@ -995,9 +1008,9 @@ export class Queue<T = unknown> {
       if (lv !== 0) {
         if (pastDeadline(deadline)) throw this.busyEmptyError(this.names.get, timeout);
         waited = true;
-        const lr = await waitLock(w, GET_LOCK, lv, deadline, signal);
+        const gone = await waitLock(w, GET_LOCK, lv, deadline, signal);
         throwIfAborted(signal);
-        if (lr !== 'timed-out' || !takeOver(w, GET_LOCK, lv)) continue;
+        if (!gone || Atomics.compareExchange(w, GET_LOCK, lv, HELD | 1) !== lv) continue;
         this.recover(GET_LOCK);
       }
       waited = false;
