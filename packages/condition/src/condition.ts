@@ -548,6 +548,10 @@ export class Condition extends Acquirable {
   private wokeParked = false;
   /** The slot the last enqueue took (read at once by the wait that called it). */
   private slot = -1;
+  /** This thread's async waits parked on this condition now. */
+  private parkedAsync = 0;
+  /** Unregisters auditTick from core's liveness tick; undefined while not registered. */
+  private stopAudits: (() => void) | undefined;
 
   /**
    * @param lock a `Lock` or `RLock` from @conc/lock; default a new `RLock`.
@@ -570,6 +574,9 @@ export class Condition extends Acquirable {
     const cond = Object.create(Condition.prototype) as Condition;
     Object.defineProperty(cond, 'words', { value: wordsView(data.words) });
     Object.defineProperty(cond, 'lock', { value: decodeSync(data.lock as Encoded), enumerable: true });
+    // the constructor's field initializers do not run for Object.create
+    cond.slot = -1;
+    cond.parkedAsync = 0;
     return cond;
   }
 
@@ -897,9 +904,10 @@ export class Condition extends Acquirable {
     const w = this.words;
     for (let i = 0; i < SPIN_ASYNC; i++) if (isServed(w, t)) return;
     const slot = PARK + (t & PARK_MASK);
-    // While parked, look for waiters that died now and then (core's tick:
-    // a short waitAsync timeout would cost a V8 task per park).
-    const stop = onLivenessTick(() => audit(w));
+    // While parked, look for waiters that died now and then, on core's tick
+    // (a short waitAsync timeout would cost a V8 task per park).
+    this.parkedAsync++;
+    if (this.stopAudits === undefined) this.stopAudits = onLivenessTick(() => this.auditTick());
     try {
       for (;;) {
         if (signal?.aborted) return;
@@ -914,7 +922,21 @@ export class Condition extends Acquirable {
         if (r === 'timed-out') return;
       }
     } finally {
-      stop();
+      this.parkedAsync--;
+    }
+  }
+
+  /**
+   * On core's liveness tick while this thread has async waits parked here:
+   * audit. The registration outlives them by a tick (waits that come and
+   * go quickly do not register and unregister each time).
+   */
+  private auditTick(): void {
+    if (this.parkedAsync > 0) {
+      audit(this.words);
+    } else {
+      this.stopAudits?.();
+      this.stopAudits = undefined;
     }
   }
 
