@@ -17,7 +17,9 @@
  *      imported; a module target's URL also comes in argv, so its import
  *      starts before the boot message is read) and revive the args. While
  *      the module is imported, Thread.start and Process.start refuse to run
- *      (its top level would start children without end).
+ *      (its top level would start children without end); the refusal names
+ *      the Process from argv, as the top level may run before the boot
+ *      message is read (it does on Node 22 and 24).
  *      A target busy in a loop never lets 'disconnect' be seen: the
  *      parent's watchdog (watchdog.ts) kills this child if the parent dies.
  *      Where the parent has none (`boot.watch`), a tiny watcher thread
@@ -90,7 +92,9 @@ function loadTarget(url: string): Promise<unknown> {
   return mod;
 }
 
-// The parent passes a module target's URL in argv: start importing it now.
+// The parent passes a module target's URL (and the Process's name, JSON) in
+// argv: start importing it now.
+if (process.argv[3] !== undefined) importing.name = JSON.parse(process.argv[3]);
 const early = process.argv[2] ? { url: process.argv[2], mod: loadTarget(process.argv[2]) } : undefined;
 early?.mod.catch(() => {}); // reported when the target is resolved
 
@@ -186,6 +190,6 @@ async function fail(boot: ChildBoot, client: Client | undefined, error: unknown)
 process.on('disconnect', suicide);
 process.once('message', (boot: ChildBoot) => {
   process.channel?.unref();
-  importing.name = boot.name; // named in the error of a start() refused during the import
+  importing.name = boot.name; // named in the error of a start() refused during the import (argv has it too)
   void run(boot);
 });

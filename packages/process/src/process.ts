@@ -5,8 +5,9 @@
  *   new -> start() -> running -> exited (exitCode set)
  *   start() forks dist/child.cjs (a tiny bootstrap) with stdio inherited, so
  *   the child's lines reach the same stdout as the parent's, in the order
- *   they were written. A module target's URL also goes in argv (the child
- *   starts importing it at once); the boot message (target, encoded args,
+ *   they were written. A module target's URL and the name (JSON) also go in
+ *   argv (the child starts importing it at once, and a start() its top level
+ *   makes is refused naming the Process); the boot message (target, encoded args,
  *   name, whether the child must watch for its parent itself) goes over the
  *   fork IPC channel ('advanced' serialization, so args are
  *   structured-cloned; plus the keys the child shows the brokers its
@@ -114,7 +115,10 @@ function checkCrossable(value: unknown, path: string, seen = new Set<object>()):
  * p.exitCode; // 0
  */
 export class Process<A extends unknown[] = any[]> {
-  /** The process's name (not unique), passed to the child as `process.title`-free metadata. */
+  /**
+   * The process's name (not unique), passed to the child as `process.title`-free
+   * metadata (in its argv too for a module target, so `ps` shows it).
+   */
   name: string;
   private readonly spec: ReturnType<typeof targetSpec>;
   private readonly args: A;
@@ -173,8 +177,10 @@ export class Process<A extends unknown[] = any[]> {
     const boot: ChildBoot = { k: 'boot', target: this.spec, args: encoded, name: this.name, watch: true };
     if (keys) boot.keys = keys;
     // A module target's URL also goes in argv, so the child starts importing it
-    // before the boot message is read (the import overlaps the IPC hop).
-    const argv = this.spec.kind === 'module' ? [this.spec.url] : [];
+    // before the boot message is read (the import overlaps the IPC hop); so
+    // does the name, JSON-quoted (argv takes no NUL), for a start() that the
+    // import's top level runs before the boot message is read (Node 22, 24).
+    const argv = this.spec.kind === 'module' ? [this.spec.url, JSON.stringify(this.name)] : [];
     let child: ChildProcess;
     try {
       child = fork(childFile, argv, { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });

@@ -104,6 +104,30 @@ describe('Process.start while a module is being imported as a target', () => {
     expect(p.exitCode).toBe(1);
   }, 25_000);
 
+  it('the refusal names the Process even when the import runs before the boot message arrives, whatever the name holds', async () => {
+    // The child starts importing a module target from argv, before it reads
+    // the boot message (on Node 22 and 24 the import's top level runs first),
+    // so the name must come with the URL. Names that argv cannot carry as
+    // they are: a NUL, quotes, spaces, a lone surrogate, an empty name.
+    const file = write(
+      'named-importer.mjs',
+      `import { Thread } from ${JSON.stringify(threadUrl)};
+       export function f() {}
+       if (process.send) new Thread({ target: () => 1 }).start();`,
+    );
+    const names = ['plain', 'with "quotes", \'ticks\' and spaces', 'a\u0000nul', 'é 😀 \ud800 lone', '', '-e', '--x=1'];
+    for (const name of names) {
+      const p = new Process({ target: { module: file, export: 'f' }, name }).start();
+      const e = await rejectionOf(p.join({ timeout: 20_000 }));
+      expect(e).toBeInstanceOf(ConcRuntimeError);
+      const expected = name
+        ? `is being imported as the target of a child process (Process "${name}"), to start a thread`
+        : 'is being imported as the target of a child process, to start a thread';
+      expect(e.message).toContain(expected);
+      expect(p.exitCode).toBe(1);
+    }
+  }, 60_000);
+
   it('the README example guarded as the error says runs: 5 items', async () => {
     const file = write(
       'guarded.mjs',

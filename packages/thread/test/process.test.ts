@@ -99,11 +99,19 @@ describe('process lifetime', () => {
 });
 
 describe('thread output', () => {
-  const threadBody = `(tag, ms) => {
+  // Each thread says it started, then waits (up to 4 s) until the other has
+  // started too before it ends: the two run at the same time however slowly
+  // the second one starts (a fixed sleep did not, on a loaded machine).
+  const threadBody = `(tag, flags, mine, other) => {
     console.log(tag + ' start');
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-    console.log(tag + ' end');
+    Atomics.store(flags, mine, 1);
+    Atomics.notify(flags, mine);
+    const r = Atomics.wait(flags, other, 0, 4000);
+    console.log(tag + (r === 'timed-out' ? ' timed out waiting for the other' : ' end'));
   }`;
+  const startBoth = `const flags = new Int32Array(new SharedArrayBuffer(8));
+       const a = new Thread({ target: body, args: ['A', flags, 0, 1] }).start();
+       const b = new Thread({ target: body, args: ['B', flags, 1, 0] }).start();`;
 
   it('threads’ console.log lines reach stdout in order with the parent’s (await join)', async () => {
     const out = await runScript(
@@ -111,8 +119,7 @@ describe('thread output', () => {
       `import { Thread } from ${JSON.stringify(threadUrl)};
        const body = ${threadBody};
        console.log('main start');
-       const a = new Thread({ target: body, args: ['A', 150] }).start();
-       const b = new Thread({ target: body, args: ['B', 150] }).start();
+       ${startBoth}
        await a.join({ timeout: 5000 });
        await b.join({ timeout: 5000 });
        console.log('all done');`,
@@ -135,8 +142,7 @@ describe('thread output', () => {
       'order-sync.mjs',
       `import { Thread } from ${JSON.stringify(threadUrl)};
        const body = ${threadBody};
-       const a = new Thread({ target: body, args: ['A', 150] }).start();
-       const b = new Thread({ target: body, args: ['B', 150] }).start();
+       ${startBoth}
        a.joinSync({ timeout: 5000 });
        b.joinSync({ timeout: 5000 });
        console.log('all done');
