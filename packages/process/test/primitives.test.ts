@@ -88,6 +88,9 @@ describe('Queue across processes', () => {
     const done = new Event();
     const p = new Process({ target: t('abortWhileAnswered'), args: [q, out, done] }).start();
     expect(await out.get({ timeout: 20_000 })).toBe('busy');
+    // The child's putSync('busy') is answered right after it reached us: give
+    // that answer time to arrive before the item (the child spins 1.5 s).
+    await new Promise((r) => setTimeout(r, 400));
     q.putNowait('item'); // taken by the owner for the child's fetch, answered while the child is busy
     expect(await out.get({ timeout: 20_000 })).toBe('aborted');
     // While the child lives on: the item is back, not held in the child's buffer.
