@@ -1,7 +1,7 @@
 // Shared test helpers (tools/testing), plus this package's fixture module.
 import type { Worker } from 'node:worker_threads';
-import { fixtureOf, spawn as spawnTarget } from '@conc/testing';
-import { Thread } from '@conc/thread';
+import { fixtureOf, spawnKillable, spawn as spawnTarget } from '@conc/testing';
+import type { Thread } from '@conc/thread';
 
 export { finish, pause, sharedInts, untilValue as until } from '@conc/testing';
 
@@ -15,15 +15,7 @@ export function spawn(name: string, args: unknown[] = []): Thread {
   return spawnTarget(fixture(name), args);
 }
 
-/**
- * Start a Thread running fixtures/targets.mjs's `name` and return its Worker,
- * which the tests can terminate() (a Thread has no terminate, as in Python).
- * A Thread, not a raw Worker: only conc's threads are watched for their death.
- */
+/** Start a Thread running fixtures/targets.mjs's `name`; its Worker, which a test can terminate(). */
 export function startWorker(name: string, args: unknown[] = []): Worker {
-  const t = new Thread({
-    target: { module: new URL('./fixtures/targets.mjs', import.meta.url), export: name },
-    args,
-  }).start();
-  return (t as unknown as { worker: Worker }).worker;
+  return spawnKillable({ module: new URL('./fixtures/targets.mjs', import.meta.url), export: name }, args);
 }

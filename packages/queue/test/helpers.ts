@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { expect } from 'vitest';
+import { spawnKillable } from '@conc/testing';
 import { Thread } from '@conc/thread';
 import type { Queue } from '@conc/queue';
 
@@ -72,17 +73,9 @@ export function drain<T>(q: Queue<T>): T[] {
   return out;
 }
 
-/**
- * Start a Thread running fixtures/targets.mjs's `name` and return its Worker,
- * which the tests can terminate() (a Thread has no terminate, as in Python).
- * A Thread, not a raw Worker: only conc's threads are watched for their death.
- */
+/** Start a Thread running fixtures/targets.mjs's `name`; its Worker, which a test can terminate(). */
 export function startWorker(name: string, args: unknown[] = []): Worker {
-  const t = new Thread({
-    target: { module: new URL('./fixtures/targets.mjs', import.meta.url), export: name },
-    args,
-  }).start();
-  return (t as unknown as { worker: Worker }).worker;
+  return spawnKillable({ module: new URL('./fixtures/targets.mjs', import.meta.url), export: name }, args);
 }
 
 /** `p`, but rejected if it has not settled within `ms`: a call that must settle (its timeout is shorter). */

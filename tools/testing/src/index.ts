@@ -17,6 +17,15 @@ export function spawn(target: AnyTarget, args: unknown[] = []): Thread {
   return new Thread({ target, args }).start();
 }
 
+/**
+ * Start a thread and return its Worker, which a test can terminate() (a
+ * Thread has no terminate, as in Python). A Thread, not a raw Worker: only
+ * conc's threads are watched for their death (core's liveness.ts).
+ */
+export function spawnKillable(target: AnyTarget, args: unknown[] = []): import('node:worker_threads').Worker {
+  return (spawn(target, args) as unknown as { worker: import('node:worker_threads').Worker }).worker;
+}
+
 /** Join with a timeout and fail (instead of hanging) if the thread does not end. */
 export async function finish<R = unknown>(t: Thread, timeout = 20_000): Promise<R> {
   if (!(await t.join({ timeout }))) throw new Error(`${t.name} did not end within ${timeout} ms`);
