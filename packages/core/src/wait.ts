@@ -35,6 +35,9 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+/** Options of a blocking (`Sync`) wait: a timeout only (nothing can abort a blocked thread). */
+export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
+
 /** Result of one wait on a word. */
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
@@ -111,12 +114,40 @@ export function checkWaitOptions(options: WaitOptions | undefined, method: strin
  * signal (aborted or not), throws TypeError, since a blocked thread cannot
  * observe it.
  */
-export function checkSyncWaitOptions(options: Omit<WaitOptions, 'signal'> | undefined, method: string): void {
+export function checkSyncWaitOptions(options: SyncWaitOptions | undefined, method: string): void {
   if (options === undefined) return;
   checkWaitOptions(options, method);
   if ((options as WaitOptions).signal !== undefined) {
     throw new TypeError(`${method}: a blocking call cannot take a signal; use the async method`);
   }
+}
+
+/**
+ * The prologue of every async waiting method, written once: a rejected promise
+ * if `options` are bad ({@link checkWaitOptions}) or `options.signal` has
+ * already aborted (with its reason), else `undefined`. Nothing is changed.
+ *
+ *     const refused = refuseWait(options, 'Event.wait');
+ *     if (refused) return refused;
+ */
+export function refuseWait(options: WaitOptions | undefined, method: string): Promise<never> | undefined {
+  if (options === undefined) return undefined;
+  try {
+    checkWaitOptions(options, method);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+  return undefined;
+}
+
+/**
+ * Wake up to `count` threads parked on `words[index]` (default: all); returns
+ * how many were woken. The one place outside futex.ts that notifies: every
+ * primitive wakes through it, so the memory backend decides how.
+ */
+export function wake(words: Int32Array, index: number, count = Number.POSITIVE_INFINITY): number {
+  return Atomics.notify(words, index, count);
 }
 
 /** Poll `words[index]` up to `spins` times; true as soon as it differs from `value`. */

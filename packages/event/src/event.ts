@@ -22,7 +22,7 @@
  *
  * Invariants:
  *   - No lost wake-up. The waiter parks only while STATE still equals the s
- *     it read (Atomics.wait compares and sleeps atomically with respect to
+ *     it read (a wait compares and sleeps atomically with respect to
  *     notify), and every set() between that read and the park changes STATE
  *     (the count moves even when clear() follows at once), so the park
  *     returns at once. A set() after the park sees WAITERS > 0 (written
@@ -38,18 +38,20 @@ import {
   SPIN_ASYNC,
   SPIN_SYNC,
   type SharedWords,
+  type SyncWaitOptions,
   type WaitOptions,
   allocateWords,
   checkSyncWaitOptions,
-  checkWaitOptions,
   deadlineOf,
   describeWords,
+  refuseWait,
   registerShareable,
   remaining,
   spinWhileEqual,
   throwIfAborted,
   waitAsync,
   waitSync,
+  wake,
   wordsView,
 } from '@conc/core';
 
@@ -57,8 +59,7 @@ const STATE = 0;
 const WAITERS = 1;
 const FLAG = 1;
 
-/** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
-export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
+export type { SyncWaitOptions };
 
 /**
  * A flag that threads wait on, as Python's `threading.Event`: `set()` raises
@@ -98,7 +99,7 @@ export class Event {
     while ((s & FLAG) === 0) {
       const seen = Atomics.compareExchange(w, STATE, s, (s + 2 + FLAG) | 0);
       if (seen === s) {
-        if (Atomics.load(w, WAITERS) > 0) Atomics.notify(w, STATE);
+        if (Atomics.load(w, WAITERS) > 0) wake(w, STATE);
         return;
       }
       s = seen;
@@ -144,14 +145,8 @@ export class Event {
    * Bad options reject with RangeError / TypeError.
    */
   wait(options?: WaitOptions): Promise<boolean> {
-    if (options !== undefined) {
-      try {
-        checkWaitOptions(options, 'Event.wait');
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-    }
+    const refused = refuseWait(options, 'Event.wait');
+    if (refused) return refused;
     const s = Atomics.load(this.words, STATE);
     if (s & FLAG) return Promise.resolve(true);
     return this.waitSlow(s, deadlineOf(options?.timeout), options?.signal);
