@@ -28,7 +28,6 @@ export {
   findUncloneable,
   isEncoded,
   loadModule,
-  loadModulesFor,
   registerShareable,
   registeredEntry,
   setProcessSharer,
@@ -54,7 +53,7 @@ export {
 export { Acquirable, type AcquireRelease, type Guard } from './guard.js';
 export { MAX_TIMER_MS, setLongTimeout, type LongTimeout } from './timers.js';
 export { primitiveItemMessage, uncloneableItemMessage } from './items.js';
-export { currentThreadToken, runAsThread, setThreadTokenSource } from './identity.js';
+export { currentThreadToken, setThreadTokenSource } from './identity.js';
 export {
   FUTEX_CONTENDED,
   FUTEX_LOCKED,

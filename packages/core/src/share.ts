@@ -40,9 +40,8 @@
  * a brand (also a Symbol.for key), so an instance revived from the ESM build is
  * an instance of the class imported from the CJS build too.
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { DataCloneError } from './errors.js';
+import { importModule } from './target.js';
 import { WALK_SKIP, WALK_STOP, isPlainObject, walk, walkReplace } from './walk.js';
 
 /** Where a shared value is going: a thread of this process, or a child process. */
@@ -247,12 +246,11 @@ export async function loadModule(url: string): Promise<unknown> {
       `conc: refusing to load ${String(url).slice(0, 80)}: only file: modules of conc packages are loaded`,
     );
   }
-  if (url.endsWith('.cjs')) return createRequire(fileURLToPath(url))(fileURLToPath(url));
-  return import(url);
+  return importModule(url);
 }
 
 /** Import the modules of every entry in `encoded`'s table whose class is not registered yet. */
-export async function loadModulesFor(encoded: Encoded): Promise<void> {
+async function loadModulesFor(encoded: Encoded): Promise<void> {
   const modules = new Set<string>();
   for (const ref of checkEncoded(encoded).s ?? []) {
     if (!registry.has(ref.tag)) modules.add(ref.module);

@@ -36,9 +36,16 @@
  *      exit(1).
  */
 import { join } from 'node:path';
-import { rebuildFunction } from '@conc/core/source';
+import {
+  type ImportingTarget,
+  importModule,
+  importingTarget,
+  resolveTarget,
+  serializeError,
+  sourceHint,
+  unsettledMessage,
+} from '@conc/core/target';
 import type { ChildBoot } from './process.js';
-import { serializeError } from './errors.js';
 
 const ppid = process.ppid;
 
@@ -60,36 +67,14 @@ function startWatcher(): void {
   new wt.Worker(WATCHER, { eval: true, env: wt.SHARE_ENV, stdout: true, stderr: true }).unref();
 }
 
-function load(url: string): Promise<unknown> {
-  if (url.endsWith('.cjs')) {
-    const path = url.startsWith('file:') ? require('node:url').fileURLToPath(url) : url;
-    return new Promise((resolve) => resolve(require('node:module').createRequire(path)(path)));
-  }
-  return import(url);
-}
-
 // While a module target is imported, its top level runs in this child: a
 // Thread.start() or Process.start() there would start children without end,
-// and is refused. The key and its shape are @conc/thread's (protocol.ts,
-// IMPORTING_TARGET), read through the global so that this bootstrap stays small.
-const IMPORTING_TARGET = Symbol.for('conc.importingTarget.v1');
-const importing: { in: 'process'; url: string; name?: string } = { in: 'process', url: '' };
+// and is refused (core's target.ts, IMPORTING_TARGET). The name is set once
+// the boot message is read (argv has it too).
+const importing: ImportingTarget = { in: 'process', url: '' };
 
 function loadTarget(url: string): Promise<unknown> {
-  const g = globalThis as Record<symbol, unknown>;
-  const what = Object.assign(importing, { url });
-  g[IMPORTING_TARGET] = what;
-  const clear = () => {
-    if (g[IMPORTING_TARGET] === what) g[IMPORTING_TARGET] = undefined;
-  };
-  let mod: Promise<unknown>;
-  try {
-    mod = load(url);
-  } catch (error) {
-    mod = Promise.reject(error);
-  }
-  mod.then(clear, clear);
-  return mod;
+  return importingTarget(Object.assign(importing, { url }), () => importModule(url));
 }
 
 // The parent passes a module target's URL (and the Process's name, JSON) in
@@ -98,26 +83,7 @@ if (process.argv[3] !== undefined) importing.name = JSON.parse(process.argv[3]);
 const early = process.argv[2] ? { url: process.argv[2], mod: loadTarget(process.argv[2]) } : undefined;
 early?.mod.catch(() => {}); // reported when the target is resolved
 
-async function resolveTarget(target: ChildBoot['target']): Promise<(...args: unknown[]) => unknown> {
-  if (target.kind === 'source') {
-    // With the helpers compilers put in functions (`__name`, `using`'s): see @conc/core's source.ts.
-    return rebuildFunction(target.source, require('node:module').createRequire(`${process.cwd()}/`));
-  }
-  const url = target.url;
-  const mod = (await (url === early?.url ? early.mod : loadTarget(url))) as Record<string, unknown>;
-  const fn =
-    target.export === 'default' && typeof mod.default !== 'function'
-      ? (mod.default as any)?.default
-      : mod[target.export];
-  if (typeof fn !== 'function') {
-    const names = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
-    throw new TypeError(
-      `Process target: module ${url} has no exported function "${target.export}"` +
-        (names.length ? ` (its exported functions: ${names.join(', ')})` : ''),
-    );
-  }
-  return fn as (...args: unknown[]) => unknown;
-}
+const loadModuleTarget = (url: string) => (url === early?.url ? early.mod : loadTarget(url));
 
 type Client = typeof import('./client.js');
 
@@ -139,24 +105,18 @@ async function run(boot: ChildBoot): Promise<void> {
   // while it is pending. It fails as a Thread's does (@conc/thread's worker.ts).
   process.on('beforeExit', () => {
     if (waitingFor === undefined) return;
-    const why =
-      waitingFor === 'promise'
-        ? "the target's promise never settled"
-        : `the target (module ${boot.target.kind === 'module' ? boot.target.url : 'source'} or its args) never finished loading`;
-    void fail(
-      boot,
-      client,
-      new Error(
-        `Process ${boot.name} exited with code 1 before its target returned: ${why} (its event loop had nothing left to do while it was pending)`,
-      ),
-    );
+    void fail(boot, client, new Error(unsettledMessage(`Process ${boot.name}`, 1, waitingFor, boot.target)));
   });
   try {
     let fn: (...args: unknown[]) => unknown;
     let args: unknown;
-    if (client) [fn, args] = await Promise.all([resolveTarget(boot.target), client.decodeArgs(boot.args)]);
+    if (client)
+      [fn, args] = await Promise.all([
+        resolveTarget(boot.target, 'Process', loadModuleTarget),
+        client.decodeArgs(boot.args),
+      ]);
     else {
-      fn = await resolveTarget(boot.target);
+      fn = await resolveTarget(boot.target, 'Process', loadModuleTarget);
       args = boot.args.v;
       if (boot.watch) startWatcher();
     }
@@ -174,11 +134,7 @@ async function run(boot: ChildBoot): Promise<void> {
 async function fail(boot: ChildBoot, client: Client | undefined, error: unknown): Promise<void> {
   waitingFor = undefined;
   const data = serializeError(error);
-  if (boot.target.kind === 'source' && data.name === 'ReferenceError') {
-    data.message +=
-      ' (a function target is sent to the process as source text and cannot see variables of the scope it was written in:' +
-      ' pass them in args, require/import them inside the function, or use { module, export })';
-  }
+  sourceHint(data, boot.target, 'process');
   try {
     if (client) await client.shutdownThread();
   } catch {

@@ -1,7 +1,7 @@
 /**
  * Errors across the process boundary: `{ name, message, stack, code }`, the
- * same shape @conc/thread uses (kept here, a few lines, so that the child's
- * bootstrap and the broker do not load all of @conc/thread).
+ * shape of core's target toolkit (`@conc/core/target`, shared with
+ * @conc/thread; serializeError and reviveError are there).
  *
  * A revived error is an instance of the global class of its name when there
  * is one (TypeError, RangeError...), else an Error whose `name` is kept: conc's
@@ -16,48 +16,10 @@
  * (Python's manager sends a remote error's formatted traceback; conc's rule
  * is to send peers none). The caller's own stack is the one it sees.
  */
-import { inspect } from 'node:util';
+import type { SerializedError } from '@conc/core/target';
 
-export interface SerializedError {
-  name: string;
-  message: string;
-  stack?: string;
-  code?: unknown;
-  /** Own enumerable properties whose values are scalars (peerError). */
-  props?: Record<string, string | number | boolean | bigint | null>;
-}
-
-/**
- * Never throws, whatever was thrown: a value that is not an Error becomes an
- * Error saying "a non-Error value was thrown: <the value, as util.inspect
- * shows it>" (the same as @conc/thread's serializeError).
- */
-export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) {
-    try {
-      const { name, message, stack } = error;
-      const code = (error as { code?: unknown }).code;
-      return {
-        name: typeof name === 'string' ? name : 'Error',
-        message: typeof message === 'string' ? message : describeThrown(message),
-        stack: typeof stack === 'string' ? stack : undefined,
-        code: typeof code === 'string' || typeof code === 'number' ? code : undefined,
-      };
-    } catch {
-      // a getter threw: describe it as any other value
-    }
-  }
-  return { name: 'Error', message: `a non-Error value was thrown: ${describeThrown(error)}` };
-}
-
-function describeThrown(value: unknown): string {
-  try {
-    const text = inspect(value, { depth: 2, breakLength: Number.POSITIVE_INFINITY });
-    return text.length > 500 ? `${text.slice(0, 500)}...` : text;
-  } catch {
-    return `a value of type ${typeof value}`;
-  }
-}
+// Core's target toolkit has them (the same for a Thread); client.ts revives a peer's errors.
+export { reviveError } from '@conc/core/target';
 
 /** An error as a broker sends it to a peer: no stack, nothing but scalars. */
 export function peerError(error: unknown): SerializedError {
@@ -76,26 +38,6 @@ export function peerError(error: unknown): SerializedError {
   }
   if (props) out.props = props;
   return out;
-}
-
-export function reviveError(data: SerializedError): Error {
-  // conc's own error classes, registered by @conc/core's registerErrorClass
-  // (read through the global key so the child's bootstrap need not load core).
-  const registered = (globalThis as any)[Symbol.for('conc.errorClasses.v1')]?.get(data.name);
-  const Ctor = registered ?? (globalThis as any)[data.name];
-  const error: Error =
-    typeof Ctor === 'function' && Ctor.prototype instanceof Error ? new Ctor(data.message) : new Error(data.message);
-  if (error.name !== data.name)
-    Object.defineProperty(error, 'name', { value: data.name, configurable: true, writable: true });
-  if (data.stack !== undefined) error.stack = data.stack;
-  if (data.code !== undefined) (error as any).code = data.code;
-  if (data.props) {
-    for (const [k, v] of Object.entries(data.props)) {
-      if (!(k in error))
-        Object.defineProperty(error, k, { value: v, enumerable: true, configurable: true, writable: true });
-    }
-  }
-  return error;
 }
 
 /** An error of a conc class by name (`QueueShutDown`...), without loading its package. */

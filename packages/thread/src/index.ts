@@ -9,6 +9,6 @@ export {
   setExcepthook,
   targetSpec,
 } from './thread.js';
-export { reviveError, serializeError, type SerializedError } from './protocol.js';
+export { reviveError, serializeError, type SerializedError } from '@conc/core/target';
 export { sleep, sleepAsync } from './sleep.js';
 export { DataCloneError, ConcRuntimeError } from '@conc/core';

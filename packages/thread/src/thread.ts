@@ -20,7 +20,7 @@
  *   hook, if still nobody joins. join rejects with the error either way.
  *
  * Bootstrapping: while a bootstrap imports a module target, a global flag
- *   (protocol.ts, IMPORTING_TARGET) makes start() throw: the module's top
+ *   (IMPORTING_TARGET, @conc/core/target) makes start() throw: the module's top
  *   level runs in every thread that imports it, and would start threads
  *   without end.
  *
@@ -38,6 +38,7 @@ import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from '
 import {
   ConcRuntimeError,
   DataCloneError,
+  type SyncWaitOptions,
   type WaitOptions,
   allocateWords,
   checkSyncWaitOptions,
@@ -53,20 +54,20 @@ import {
   throwIfAborted,
   waitAsync,
   waitSync,
+  wake,
 } from '@conc/core';
+import { IMPORTING_TARGET, type ImportingTarget, type TargetSpec, reviveError } from '@conc/core/target';
 import {
   type BootData,
   DIED,
   DONE,
-  IMPORTING_TARGET,
-  type ImportingTarget,
+  EXIT_CODE,
   JOINERS,
   type Outcome,
   RUNNING,
+  STATE,
   STATUS_WORDS,
-  type TargetSpec,
   exceptionText,
-  reviveError,
 } from './protocol.js';
 
 /** A function exported by a module, loaded in the new thread (or process). */
@@ -364,7 +365,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     this.exited = new Promise<void>((resolve) => (onExit = resolve));
     worker.on('exit', (code) => {
       this.death ??= new Error(`Thread ${this.name} exited with code ${code} before its target returned`);
-      if (Atomics.compareExchange(status, 0, RUNNING, DIED) === RUNNING) Atomics.notify(status, 0);
+      if (Atomics.compareExchange(status, STATE, RUNNING, DIED) === RUNNING) wake(status, STATE);
       onExit();
     });
     if (this._daemon) worker.unref();
@@ -373,7 +374,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
 
   /** True from start() until the target has returned or thrown. */
   isAlive(): boolean {
-    return this.status !== undefined && Atomics.load(this.status, 0) === RUNNING;
+    return this.status !== undefined && Atomics.load(this.status, STATE) === RUNNING;
   }
 
   private checkJoin(method: string): Int32Array {
@@ -391,11 +392,11 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     const deadline = deadlineOf(options?.timeout);
     const signal = options?.signal;
     throwIfAborted(signal);
-    if (Atomics.load(status, 0) === RUNNING) {
+    if (Atomics.load(status, STATE) === RUNNING) {
       this.enterJoin(status);
       try {
-        while (Atomics.load(status, 0) === RUNNING) {
-          const r = await waitAsync(status, 0, RUNNING, deadline, signal);
+        while (Atomics.load(status, STATE) === RUNNING) {
+          const r = await waitAsync(status, STATE, RUNNING, deadline, signal);
           throwIfAborted(signal);
           if (r === 'timed-out') return false;
         }
@@ -417,15 +418,15 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
   }
 
   /** Block the calling thread until this thread ends; `false` on timeout; throws the target's error. */
-  joinSync(options?: Omit<WaitOptions, 'signal'>): boolean {
+  joinSync(options?: SyncWaitOptions): boolean {
     checkSyncWaitOptions(options, 'Thread.joinSync');
     const status = this.checkJoin('joinSync');
     const deadline = deadlineOf(options?.timeout);
-    if (Atomics.load(status, 0) === RUNNING) {
+    if (Atomics.load(status, STATE) === RUNNING) {
       this.enterJoin(status);
       try {
-        while (Atomics.load(status, 0) === RUNNING) {
-          if (waitSync(status, 0, RUNNING, deadline) === 'timed-out') return false;
+        while (Atomics.load(status, STATE) === RUNNING) {
+          if (waitSync(status, STATE, RUNNING, deadline) === 'timed-out') return false;
         }
       } finally {
         this.leaveJoin(status);
@@ -459,7 +460,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
     if (outcome?.ok) return true;
     if (outcome) throw reviveError(outcome.error);
     if (this.death) throw this.death;
-    const code = this.status ? Atomics.load(this.status, 1) : 0;
+    const code = this.status ? Atomics.load(this.status, EXIT_CODE) : 0;
     throw new Error(`Thread ${this.name} exited with code ${code} before its target returned`);
   }
 

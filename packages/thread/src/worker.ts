@@ -11,7 +11,6 @@
  * a hook of its own (boot.hook): then the parent calls it (thread.ts).
  */
 import { writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { workerData } from 'node:worker_threads';
 import {
   type Encoded,
@@ -21,28 +20,18 @@ import {
   findUncloneable,
   loadModule,
   sleepSync,
+  wake,
   wordsView,
 } from '@conc/core';
-import { rebuildFunction } from '@conc/core/source';
-import {
-  type BootData,
-  DIED,
-  DONE,
-  FAILED,
-  JOINERS,
-  RUNNING,
-  type TargetSpec,
-  exceptionText,
-  importingTarget,
-  serializeError,
-} from './protocol.js';
+import { importingTarget, resolveTarget, serializeError, sourceHint, unsettledMessage } from '@conc/core/target';
+import { type BootData, DIED, DONE, EXIT_CODE, FAILED, JOINERS, RUNNING, STATE, exceptionText } from './protocol.js';
 
 const boot = workerData as BootData;
 const status = wordsView(boot.status);
 adoptLiveness(boot.liveness);
 
 function finish(state: number): void {
-  if (Atomics.compareExchange(status, 0, RUNNING, state) === RUNNING) Atomics.notify(status, 0);
+  if (Atomics.compareExchange(status, STATE, RUNNING, state) === RUNNING) wake(status, STATE);
 }
 
 // A worker's console output normally reaches the parent's stdout through the
@@ -79,34 +68,12 @@ if (boot.directOutput) {
 
 process.on('exit', (code) => {
   // Word [1]: the exit code, for a parent blocked in joinSync (it cannot get the 'exit' event).
-  if (Atomics.load(status, 0) === RUNNING) Atomics.store(status, 1, code ?? 0);
+  if (Atomics.load(status, STATE) === RUNNING) Atomics.store(status, EXIT_CODE, code ?? 0);
   finish(DIED);
 });
 
-const sourceRequire = createRequire(`${process.cwd()}/`);
-
-async function resolveTarget(target: TargetSpec): Promise<(...args: unknown[]) => unknown> {
-  if (target.kind === 'source') {
-    // With the helpers compilers put in functions (`__name`, `using`'s): see @conc/core's source.ts.
-    return rebuildFunction(target.source, sourceRequire);
-  }
-  // Its top level runs now, in this thread: a start() there is refused (see refuseWhileImportingTarget).
-  const mod = (await importingTarget({ in: 'thread', url: target.url, name: boot.name }, () =>
-    loadModule(target.url),
-  )) as Record<string, unknown>;
-  const fn =
-    target.export === 'default' && typeof mod.default !== 'function'
-      ? (mod.default as any)?.default
-      : mod[target.export];
-  if (typeof fn !== 'function') {
-    const names = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
-    throw new TypeError(
-      `Thread target: module ${target.url} has no exported function "${target.export}"` +
-        (names.length ? ` (its exported functions: ${names.join(', ')})` : ''),
-    );
-  }
-  return fn as (...args: unknown[]) => unknown;
-}
+// Its top level runs in this thread: a start() there is refused (see refuseWhileImportingTarget).
+const loadTarget = (url: string) => importingTarget({ in: 'thread', url, name: boot.name }, () => loadModule(url));
 
 /**
  * What the bootstrap is waiting for: the target (module import, args), then
@@ -118,11 +85,7 @@ let waitingFor: 'target' | 'promise' | undefined = 'target';
 function fail(error: unknown): void {
   waitingFor = undefined;
   const data = serializeError(error);
-  if (boot.target.kind === 'source' && data.name === 'ReferenceError') {
-    data.message +=
-      ' (a function target is sent to the thread as source text and cannot see variables of the scope it was written in:' +
-      ' pass them in args, require/import them inside the function, or use { module, export })';
-  }
+  sourceHint(data, boot.target, 'thread');
   // Nobody joins and the parent has no hook of its own: print it now, from
   // this thread (Python's threading.excepthook), even if the parent is blocked.
   const printed = Atomics.load(status, JOINERS) === 0 && Atomics.load(boot.hook, 0) === 0;
@@ -136,20 +99,12 @@ function fail(error: unknown): void {
 // child does the same, see @conc/process's child.ts).
 process.on('beforeExit', () => {
   if (waitingFor === undefined) return;
-  const why =
-    waitingFor === 'promise'
-      ? "the target's promise never settled"
-      : `the target (module ${boot.target.kind === 'module' ? boot.target.url : 'source'} or its args) never finished loading`;
-  fail(
-    new Error(
-      `Thread ${boot.name} exited with code ${process.exitCode ?? 0} before its target returned: ${why} (its event loop had nothing left to do while it was pending)`,
-    ),
-  );
+  fail(new Error(unsettledMessage(`Thread ${boot.name}`, process.exitCode ?? 0, waitingFor, boot.target)));
 });
 
 async function main(): Promise<void> {
   try {
-    const [fn, args] = await Promise.all([resolveTarget(boot.target), decode(boot.args)]);
+    const [fn, args] = await Promise.all([resolveTarget(boot.target, 'Thread', loadTarget), decode(boot.args)]);
     waitingFor = 'promise';
     const value = await fn(...(args as unknown[]));
     waitingFor = undefined;
