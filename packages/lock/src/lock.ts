@@ -3,8 +3,8 @@
  * Int32 word (the algorithm and its invariants: @conc/core's futex.ts).
  *
  *   acquire: CAS 0 -> 1 inline (uncontended: one compare-and-swap); else
- *            spin, then park on the word (sync: Atomics.wait, async:
- *            Atomics.waitAsync), setting it to 2 so the release will notify.
+ *            spin, then park on the word (core's robustLockSync /
+ *            robustLockAsync), setting it to 2 so the release will notify.
  *   release: exchange(0); notify one if it was 2 (all while async waiters
  *            are counted in word [2], see futex.ts); throw if it was 0.
  *
@@ -17,8 +17,9 @@
  *   - A timed-out or aborted acquire holds nothing (it only ever leaves a
  *     stale 2 behind, which costs one spare notify).
  *
- * Abandonment (word [1]): when a process dies holding the lock, its broker
- * (@conc/process) sets [1] = 1 and then releases the futex (releaseAbandoned).
+ * Abandonment (word [1], ABANDONED): when a process dies holding the lock,
+ * its broker (@conc/process) sets [1] = 1 and then releases the futex
+ * (releaseAbandoned).
  * The next holder reads `abandoned === true`; its release() clears [1] before
  * unlocking, so the flag always describes the current holding.
  *
@@ -38,15 +39,16 @@ import {
   FUTEX_UNLOCKED,
   LOCK_TOOK_OVER,
   type SharedWords,
+  type SyncWaitOptions,
   type WaitOptions,
   allocateWords,
   checkSyncWaitOptions,
-  checkWaitOptions,
   deadlineOf,
   describeWords,
   currentThreadToken,
   futexTryLock,
   futexUnlock,
+  refuseWait,
   registerShareable,
   robustLockAsync,
   robustLockSync,
@@ -54,13 +56,14 @@ import {
   wordsView,
 } from '@conc/core';
 
+/** Word [1]: 1 while the current holding follows a holder that died holding the lock (`abandoned`). */
+const ABANDONED = 1;
 /** Word [2]: how many async acquirers are parked (futex.ts explains why). */
 const ASYNC_WAITERS = 2;
 /** Word [3]: the holder's thread token (0: none known). */
 const OWNER = 3;
 
-/** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
-export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
+export type { SyncWaitOptions };
 
 /**
  * A primitive lock, as Python's `threading.Lock`: not re-entrant, not owned
@@ -98,12 +101,12 @@ export class Lock extends Acquirable {
    * process that exited or was killed). Cleared by the next `release()`.
    */
   get abandoned(): boolean {
-    return Atomics.load(this.words, 1) !== 0;
+    return Atomics.load(this.words, ABANDONED) !== 0;
   }
 
   /** @internal Release on behalf of a holder that died: the next holder sees `abandoned`. */
   releaseAbandoned(): void {
-    Atomics.store(this.words, 1, 1);
+    Atomics.store(this.words, ABANDONED, 1);
     Atomics.store(this.words, OWNER, 0);
     futexUnlock(this.words, 0, ASYNC_WAITERS);
   }
@@ -133,14 +136,8 @@ export class Lock extends Acquirable {
    * if `timeout` passes; rejects with `signal.reason` if aborted (holding nothing).
    */
   acquire(options?: WaitOptions): Promise<boolean> {
-    if (options !== undefined) {
-      try {
-        checkWaitOptions(options, 'Lock.acquire');
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-    }
+    const refused = refuseWait(options, 'Lock.acquire');
+    if (refused) return refused;
     if (futexTryLock(this.words, 0)) {
       this.words[OWNER] = currentThreadToken();
       return Promise.resolve(true);
@@ -158,7 +155,7 @@ export class Lock extends Acquirable {
 
   /** A robust lock's result as acquire's boolean; a take-over flags the holding abandoned. */
   private took(result: number): boolean {
-    if (result === LOCK_TOOK_OVER) Atomics.store(this.words, 1, 1);
+    if (result === LOCK_TOOK_OVER) Atomics.store(this.words, ABANDONED, 1);
     return result !== 0;
   }
 
@@ -171,7 +168,7 @@ export class Lock extends Acquirable {
     // uncontended acquire+release): the flag is only written by the holder or
     // by the broker before the unlock that let us acquire, so our acquiring
     // CAS already ordered that write before this read.
-    if (this.words[1] !== 0) Atomics.store(this.words, 1, 0);
+    if (this.words[ABANDONED] !== 0) Atomics.store(this.words, ABANDONED, 0);
     this.words[OWNER] = 0;
     if (futexUnlock(this.words, 0, ASYNC_WAITERS) === FUTEX_UNLOCKED) {
       throw new ConcRuntimeError('Lock.release: release of an unlocked lock');

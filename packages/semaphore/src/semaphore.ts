@@ -43,18 +43,20 @@ import {
   SPIN_ASYNC,
   SPIN_SYNC,
   type SharedWords,
+  type SyncWaitOptions,
   type WaitOptions,
   allocateWords,
   checkSyncWaitOptions,
-  checkWaitOptions,
   deadlineOf,
   describeWords,
+  refuseWait,
   registerShareable,
   remaining,
   spinWhileEqual,
   throwIfAborted,
   waitAsync,
   waitSync,
+  wake,
   wordsView,
 } from '@conc/core';
 
@@ -65,8 +67,7 @@ const BOUND = 2;
 /** The largest value a semaphore can hold (one Int32 word). */
 export const MAX_SEMAPHORE_VALUE = 0x7fffffff;
 
-/** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
-export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
+export type { SyncWaitOptions };
 
 /** `who: what` must be an integer from `min` to 2^31-1 (messages built only on failure). */
 function checkInteger(x: unknown, min: number, who: string, what: string): void {
@@ -84,7 +85,7 @@ function methodNames(cls: string) {
 
 /** Someone left without a permit while permits remain: hand its wake-up on. */
 function passOn(w: Int32Array): void {
-  if (Atomics.load(w, VALUE) > 0 && Atomics.load(w, WAITERS) > 0) Atomics.notify(w, VALUE, 1);
+  if (Atomics.load(w, VALUE) > 0 && Atomics.load(w, WAITERS) > 0) wake(w, VALUE, 1);
 }
 
 /**
@@ -176,14 +177,8 @@ export class Semaphore extends Acquirable {
    * Bad options reject with RangeError / TypeError.
    */
   acquire(options?: WaitOptions): Promise<boolean> {
-    if (options !== undefined) {
-      try {
-        checkWaitOptions(options, this.names.acquire);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-    }
+    const refused = refuseWait(options, this.names.acquire);
+    if (refused) return refused;
     if (this.tryAcquire()) return Promise.resolve(true);
     return this.acquireSlow(deadlineOf(options?.timeout), options?.signal);
   }
@@ -226,7 +221,7 @@ export class Semaphore extends Acquirable {
       v = seen;
     }
     const waiters = Atomics.load(w, WAITERS);
-    if (waiters > 0) Atomics.notify(w, VALUE, Math.min(n, waiters));
+    if (waiters > 0) wake(w, VALUE, Math.min(n, waiters));
   }
 
   /** @internal The most permits this semaphore may hold. */
