@@ -220,9 +220,9 @@ function shareOne(value: object, tag: string, destination: Destination, path: st
 
 /**
  * Encode `value` to cross into another thread or process: every registered
- * primitive inside it (arrays, plain objects, Maps and Sets are walked) is
- * replaced by a placeholder and described in the table (see the top of this
- * file). Throws {@link DataCloneError} for functions and symbols; `path` names
+ * primitive inside it (arrays, plain objects, Maps and Sets are walked, see
+ * walk.ts) is replaced by a placeholder and described in the table (see the
+ * top of this file). Throws {@link DataCloneError} for functions and symbols; `path` names
  * the value in error messages. Pass the result to {@link decode} there.
  */
 export function encode(value: unknown, destination: Destination = 'thread', path = 'value'): Encoded {
