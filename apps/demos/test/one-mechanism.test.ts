@@ -49,7 +49,8 @@ describe('check-one-mechanism', () => {
     const r = check(
       repo({
         'packages/core/src/wait.ts': 'Atomics.wait(w, 0, 0);\n',
-        'packages/x/src/x.ts': '// Atomics.notify(w, 0) is core business\n/* Atomics.wait(w, 0, 0) */\nAtomics.load(w, 0);\n',
+        'packages/x/src/x.ts':
+          '// Atomics.notify(w, 0) is core business\n/* Atomics.wait(w, 0, 0) */\nAtomics.load(w, 0);\n',
         'packages/x/test/x.test.ts': 'Atomics.notify(w, 0);\n',
         'packages/x/dist/index.js': 'Atomics.notify(w, 0);\n',
       }),
