@@ -96,6 +96,15 @@ function setOwn(out: Record<string, unknown>, key: string, v: unknown): void {
   else out[key] = v;
 }
 
+/** A Map key as a path shows it: String(key), or its type if that throws (a null-prototype object). */
+function keyText(key: unknown): string {
+  try {
+    return String(key);
+  } catch {
+    return `a ${typeof key}`;
+  }
+}
+
 // How each step of a path is written (see the header).
 const INDEX = 0;
 const KEY = 1;
@@ -133,7 +142,7 @@ class Walker implements WalkAt {
           out += ' (a Map key)';
           break;
         case MAP_VALUE:
-          out += `.get(${String(key)})`;
+          out += `.get(${keyText(key)})`;
           break;
         default:
           out += `.values()[${key}]`;

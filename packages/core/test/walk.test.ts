@@ -40,6 +40,12 @@ describe('walk: what is visited, and its path', () => {
     ]);
   });
 
+  it('names a Map key that String() refuses by its type (the walk does not throw for it)', () => {
+    const key = Object.create(null);
+    const paths = visits(new Map([[key, 1]])).map(([p]) => p);
+    expect(paths).toEqual(['value', 'value (a Map key)', 'value.get(a object)']);
+  });
+
   it('names the root "value" by default and reports depth', () => {
     const depths: [string, number][] = [];
     walk({ a: [1] }, (_v, at) => void depths.push([at.path(), at.depth]));
