@@ -39,6 +39,11 @@ export {
   type Destination,
   type ShareSpec,
   type ShareEntry,
+  type ProcessSpec,
+  type ProcessCall,
+  type ProcessHoldings,
+  type ProcessFeed,
+  type ProcessLend,
 } from './share.js';
 export { Acquirable, type AcquireRelease, type Guard } from './guard.js';
 export { MAX_TIMER_MS, setLongTimeout, type LongTimeout } from './timers.js';
