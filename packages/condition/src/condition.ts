@@ -1000,10 +1000,11 @@ registerShareable(Condition, {
         if (!held.gone) {
           if (plain) held.hold(lock);
         } else if (plain) lock.release();
-        else held.as(held.token, () => {
-          do lock.release();
-          while (lock.isOwned());
-        });
+        else
+          held.as(held.token, () => {
+            do lock.release();
+            while (lock.isOwned());
+          });
       } else if (plain && call.note === true && !held.held(lock) && lock.locked) held.hold(lock); // refused: never let go
     },
     onDeath: (cond, held) => held.forwardDeath(cond.lock),

@@ -1,24 +1,11 @@
 /**
  * One connection to the broker (one per child process, or per grandchild
- * that was handed a reference): admission, framing, fairness, and the
- * dispatch of requests. What is served is only what each class's ProcessSpec
+ * that was handed a reference): the dispatch of its requests, on top of
+ * the framing layer (broker-framing.ts: admission, size, fairness). What is served is only what each class's ProcessSpec
  * lists (spec.ts); what a call gives or takes back is booked by the class's
  * own hooks (broker-holdings.ts); streamed calls are broker-stream.ts's.
  *
  * Algorithm:
- *   - Admission: the first frame must be a key registered by the owner for
- *     one of its children (broker-registry.ts admits), exactly KEY_BYTES
- *     long. Until then at most that one frame is buffered and nothing is
- *     parsed; a wrong or missing key, a first frame of another length, or no
- *     key within 5 s closes the connection without a word. Once admitted,
- *     an empty frame says so.
- *   - Size: a request frame is capped (wire.ts requestCap); a larger
- *     announced length closes the connection as soon as its 4 bytes are in.
- *   - Fairness: a connection gets a bounded turn (FRAMES_PER_TURN frames or
- *     BYTES_PER_TURN bytes of bodies); what is left waits for the next turn
- *     of the event loop with the socket paused, so other connections are
- *     read in between. A connection that does not read its replies (more
- *     than WRITE_HIGH bytes queued) is not read either until they drain.
  *   - Requests are started in arrival order. A call runs the real method
  *     (only a public one: anything else gets a TypeError reply and has no
  *     effect); a child's `xSync` runs the async `x` here (this thread never
@@ -42,20 +29,16 @@
  *   - A malformed or unknown request gets an error reply and the connection
  *     keeps being served.
  */
-import type { Socket } from 'node:net';
 import { deserialize, serialize } from 'node:v8';
 import { type ProcessCall, type ProcessHoldings, encode } from '@conc/core';
 import { peerError } from './errors.js';
 import { type Holder, holdingsOf, newToken, noteCall, noteDeath, runAs } from './broker-holdings.js';
-import { type Served, admits, lookup, maxRequest, revived } from './broker-registry.js';
+import { FramedConn } from './broker-framing.js';
+import { type Served, lookup, revived } from './broker-registry.js';
 import { type StreamConn, Streams } from './broker-stream.js';
 import { isPublicGetter, isPublicMethod, labelOf, servedAs, specOf } from './spec.js';
-import { AUTH_LENGTH, type CallRequest, FrameReader, FrameWriter, type Reply, type Request } from './wire.js';
+import type { CallRequest, Reply, Request } from './wire.js';
 
-const AUTH_TIMEOUT_MS = 5000;
-const FRAMES_PER_TURN = 256;
-const BYTES_PER_TURN = 1024 * 1024;
-const WRITE_HIGH = 16 * 1024 * 1024;
 /** After a disconnect, how long pending calls get to settle before what is held is given back. */
 const SETTLE_MS = 250;
 
@@ -77,15 +60,7 @@ interface Incoming {
   msg: Request | undefined;
 }
 
-export class Conn implements Holder, StreamConn {
-  private readonly writer: FrameWriter;
-  private admitted = false;
-  /** Before admission only the key's frame is accepted; then requests up to the cap. */
-  private readonly reader = new FrameReader((len) => (this.admitted ? maxRequest(len) : AUTH_LENGTH));
-  /** A turn's budget ran out with frames left: the rest is handled at setImmediate, the socket paused. */
-  private backlogged = false;
-  /** More than WRITE_HIGH bytes of replies unread by the peer: not read until they drain. */
-  private writeFull = false;
+export class Conn extends FramedConn implements Holder, StreamConn {
   readonly tokens = new Map<number, number>();
   private readonly holdings = new Map<number, ProcessHoldings>();
   private readonly pending = new Map<number, AbortController>();
@@ -95,88 +70,9 @@ export class Conn implements Holder, StreamConn {
   private readonly streams = new Streams(this);
   /** Per child thread: requests waiting behind that thread's feed (waiting for room). */
   private readonly held = new Map<number, Incoming[]>();
-  closed = false;
   private cleaned = false;
   /** Connection-wide: requests waiting for an object to be revived. */
   private backlog: Incoming[] | null = null;
-
-  constructor(private readonly socket: Socket) {
-    this.writer = new FrameWriter(socket);
-    const timer = setTimeout(() => {
-      if (!this.admitted) socket.destroy();
-    }, AUTH_TIMEOUT_MS);
-    timer.unref();
-    socket.on('data', (chunk) => {
-      try {
-        this.reader.add(chunk);
-      } catch {
-        socket.destroy(); // an announced length out of bounds: nothing of it is buffered
-        return;
-      }
-      if (!this.backlogged) this.turn();
-    });
-    socket.on('drain', () => {
-      this.writeFull = false;
-      this.flow();
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(timer);
-      this.onClose();
-    });
-  }
-
-  /** Handle buffered frames, within this turn's budget. */
-  private turn = (): void => {
-    this.backlogged = false;
-    let frames = 0;
-    let bytes = 0;
-    for (;;) {
-      if (this.socket.destroyed) return;
-      let f: ReturnType<FrameReader['next']>;
-      try {
-        f = this.reader.next();
-      } catch {
-        this.socket.destroy();
-        return;
-      }
-      if (!f) break;
-      if (!this.admitted) {
-        if (f.c !== 0 || f.t !== 0 || !admits(f.body)) {
-          this.socket.destroy();
-          return;
-        }
-        this.admitted = true;
-        this.writer.send(0, 0, new Uint8Array(0));
-        continue;
-      }
-      this.receive(f.c, f.t, f.body);
-      frames += 1;
-      bytes += f.body.length;
-      if (frames >= FRAMES_PER_TURN || bytes >= BYTES_PER_TURN) {
-        this.backlogged = true;
-        setImmediate(this.turn);
-        break;
-      }
-    }
-    this.flow();
-  };
-
-  /** Read from the socket only while this connection is neither backlogged nor behind on its replies. */
-  private flow(): void {
-    if (this.socket.destroyed) return;
-    if (this.backlogged || this.writeFull) this.socket.pause();
-    else this.socket.resume();
-  }
-
-  send(c: number, body: Uint8Array): void {
-    if (this.closed || c === 0) return;
-    this.writer.send(c, 0, body);
-    if (!this.writeFull && this.socket.writableLength > WRITE_HIGH) {
-      this.writeFull = true;
-      this.flow();
-    }
-  }
 
   private replyError(c: number, error: unknown): void {
     this.send(c, errorBody(error));
@@ -217,7 +113,7 @@ export class Conn implements Holder, StreamConn {
     return () => this.unhold(t);
   }
 
-  private receive(c: number, t: number, body: Buffer): void {
+  protected receive(c: number, t: number, body: Buffer): void {
     let msg: Request | undefined;
     try {
       msg = deserialize(body);
@@ -261,7 +157,7 @@ export class Conn implements Holder, StreamConn {
       void Promise.allSettled([...this.streams.putting]).then(() => this.send(c, serialize({ ok: true })));
       return;
     }
-    if (msg.k !== 'call' && msg.k !== 'getMany' && msg.k !== 'putMany' && msg.k !== 'ack') {
+    if (msg.k !== 'call' && msg.k !== 'take' && msg.k !== 'feed' && msg.k !== 'ack') {
       this.replyError(c, new TypeError(`conc broker: unknown request kind ${JSON.stringify((msg as any).k)}`));
       return;
     }
@@ -312,7 +208,7 @@ export class Conn implements Holder, StreamConn {
     if (!waiting) return;
     while (waiting.length > 0) {
       const f = waiting.shift()!;
-      if (this.closed && f.msg?.k !== 'putMany') continue;
+      if (this.closed && f.msg?.k !== 'feed') continue;
       this.handle(f);
       const again = this.held.get(t);
       if (again) {
@@ -325,12 +221,12 @@ export class Conn implements Holder, StreamConn {
   private dispatch(f: Incoming, msg: Request, served: Served): void {
     const spec = specOf(served.tag);
     const cls = labelOf(served.tag);
-    if (msg.k === 'putMany' || msg.k === 'getMany' || msg.k === 'ack') {
-      if (!(msg.k === 'putMany' ? spec.feed : spec.lend)) {
+    if (msg.k === 'feed' || msg.k === 'take' || msg.k === 'ack') {
+      if (!(msg.k === 'feed' ? spec.feed : spec.lend)) {
         throw new TypeError(`conc broker: ${cls} streams no calls (request ${msg.k} refused: not in its public API)`);
       }
-      if (msg.k === 'putMany') this.streams.feed(f.c, f.t, served, msg.items);
-      else if (msg.k === 'getMany') this.streams.take(f.c, f.t, served, msg);
+      if (msg.k === 'feed') this.streams.feed(f.c, f.t, served, msg.items);
+      else if (msg.k === 'take') this.streams.take(f.c, f.t, served, msg);
       else this.streams.ack(served, f.t, msg);
       return;
     }
@@ -414,15 +310,13 @@ export class Conn implements Holder, StreamConn {
     });
   }
 
-  private onClose(): void {
-    if (this.closed) return;
-    this.closed = true;
+  protected onClose(): void {
     for (const ac of this.pending.values()) ac.abort(new Error('conc: the child process disconnected'));
     // Held requests other than feeds will never be answered; feeds are completed (the child did send them).
     for (const waiting of this.held.values()) {
-      for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i].msg?.k !== 'putMany') waiting.splice(i, 1);
+      for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i].msg?.k !== 'feed') waiting.splice(i, 1);
     }
-    this.backlog = this.backlog?.filter((f) => f.msg?.k === 'putMany' || f.msg?.k === 'ack') ?? null;
+    this.backlog = this.backlog?.filter((f) => f.msg?.k === 'feed' || f.msg?.k === 'ack') ?? null;
     const settle = Promise.allSettled([...this.inFlight]);
     const grace = new Promise((r) => setTimeout(r, SETTLE_MS));
     void Promise.race([settle, grace]).then(() => this.cleanup());

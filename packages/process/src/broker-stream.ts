@@ -4,7 +4,7 @@
  * primitive's hooks do the work (put one item in, take one out, put one
  * back); this file keeps the order and the books.
  *
- *   - Feed ('putMany', a child thread's items sent ahead, one frame each):
+ *   - Feed ('feed', a child thread's items sent ahead, one frame each):
  *     each goes in with `feed.now`, synchronously. If it says there is no
  *     room, the rest goes in with an awaited `feed.wait`, and until it is
  *     all in, the same child thread's later requests wait (the connection
@@ -15,7 +15,7 @@
  *     (the child asks every so often, and before it ends) is answered with
  *     what was noted since the last answer (wire.ts FeedRefusals), or
  *     nothing. A `feed.final` refusal drops the rest of the frame, counted.
- *   - Lend ('getMany', one item per request): taken at once (`lend.now`;
+ *   - Lend ('take', one item per request): taken at once (`lend.now`;
  *     `wait: 0` asks for only that) or with `lend.wait` on the child's
  *     options (its timeout is the owner's) and a signal of the broker's. The
  *     item is lent: booked under a lend id with the calling child thread,
@@ -80,9 +80,9 @@ export class Streams {
 
   constructor(private readonly conn: StreamConn) {}
 
-  /** 'putMany': `items` sent ahead by thread `t`; `c` 0 wants no reply. */
+  /** 'feed': `items` sent ahead by thread `t`; `c` 0 wants no reply. */
   feed(c: number, t: number, served: Served, items: unknown): void {
-    if (!Array.isArray(items)) throw new TypeError('conc broker: putMany without items');
+    if (!Array.isArray(items)) throw new TypeError('conc broker: feed without items');
     const feed = specOf(served.tag).feed!;
     const target = served.obj;
     const key = `${t}:${served.id}`;
@@ -142,7 +142,7 @@ export class Streams {
     });
   }
 
-  /** 'getMany': move one item to child thread `t`, taken now (`wait: 0`) or by `lend.wait` with the child's options. */
+  /** 'take': move one item to child thread `t`, taken now (`wait: 0`) or by `lend.wait` with the child's options. */
   take(c: number, t: number, served: Served, msg: LendRequest): void {
     const lend = specOf(served.tag).lend!;
     this.conn.touch(served);

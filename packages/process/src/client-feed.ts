@@ -4,11 +4,11 @@
  * stays the one place items are). A feed method takes `(item, options?)`.
  *
  *   - Where `feed.applies` (an unbounded queue), a call posts its item to
- *     the bridge at once, one frame per call ('putMany' of one item): a
+ *     the bridge at once, one frame per call ('feed' of one item): a
  *     call that returned is on its way, without waiting for this thread's
  *     event loop. Most want no reply; one asks for an answer when none is
  *     outstanding, or after ASK_EVERY that did not, and a tail ask (an
- *     empty 'putMany') covers the last ones at the next event-loop turn and
+ *     empty 'feed') covers the last ones at the next event-loop turn and
  *     before the thread ends. While more than WINDOW asks are unanswered
  *     the call waits (async: a Promise; the others: blocking): the owner's
  *     primitive has no room, or its broker is behind. An item of at least
@@ -152,7 +152,7 @@ function serializeItem(value: unknown, item: unknown, method: string): Buffer {
 }
 
 function tailBody(st: FeedState): Buffer {
-  return serialize({ k: 'putMany', o: st.ref.id, items: [] } satisfies FeedRequest);
+  return serialize({ k: 'feed', o: st.ref.id, items: [] } satisfies FeedRequest);
 }
 
 /** Send a call that asks for an answer (with what the owner refused since the last answer). */
@@ -238,7 +238,7 @@ export function feedMethod(feed: ProcessFeed<unknown>, name: string, kind: CallK
           checkWaitOptions(options, method);
           if (options.signal?.aborted) return Promise.reject(options.signal.reason);
         }
-        const body = serializeItem({ k: 'putMany', o: st.ref.id, items: [item] } satisfies FeedRequest, item, method);
+        const body = serializeItem({ k: 'feed', o: st.ref.id, items: [item] } satisfies FeedRequest, item, method);
         surface(st, method);
         if (body.length >= st.big) return forwardCall(this, name, [item, options], 'async', 1, true) as Promise<void>;
         sendAhead(st, body);
@@ -255,7 +255,7 @@ export function feedMethod(feed: ProcessFeed<unknown>, name: string, kind: CallK
     const method = `${label}.${name}`;
     const st = feedState(this, feed, `${label}.${async}`);
     if (kind === 'blocking') checkSyncWaitOptions(options, method);
-    const body = serializeItem({ k: 'putMany', o: st.ref.id, items: [item] } satisfies FeedRequest, item, method);
+    const body = serializeItem({ k: 'feed', o: st.ref.id, items: [item] } satisfies FeedRequest, item, method);
     surface(st, method);
     if (body.length >= st.big) {
       if (kind === 'blocking') forwardCall(this, name, [item, options], 'blocking', 1, true);

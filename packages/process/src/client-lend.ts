@@ -85,13 +85,19 @@ function giveBack(st: LendState, lend: number | undefined): void {
 function takeMsg(st: LendState, timeout: number | undefined, wait: boolean): Buffer {
   const options = timeout === undefined ? {} : { timeout };
   const msg: LendRequest = wait
-    ? { k: 'getMany', o: st.ref.id, a: [options] }
-    : { k: 'getMany', o: st.ref.id, a: [options], wait: 0 };
+    ? { k: 'take', o: st.ref.id, a: [options] }
+    : { k: 'take', o: st.ref.id, a: [options], wait: 0 };
   return serialize(msg);
 }
 
 /** The blocking and the no-wait call: one round trip, blocking; the item is acknowledged before it is returned. */
-function takeBlocking(st: LendState, timeout: number | undefined, wait: boolean, method: string, async: string): unknown {
+function takeBlocking(
+  st: LendState,
+  timeout: number | undefined,
+  wait: boolean,
+  method: string,
+  async: string,
+): unknown {
   const [ok, value, lend] = channel().requestSync(st.ref.socket, takeMsg(st, timeout, wait));
   if (!ok) throw relabel(value, async, method);
   taken(st, lend);

@@ -127,19 +127,28 @@ function protoFor(entry: ShareEntry): object {
   if (feed) {
     const async = asyncOf(spec, base, feed.methods);
     for (const name of feed.methods) {
-      if (name in base && isPublicMethod(spec, name)) define(proto, name, feedMethod(feed, name, kindOf(spec, base, name), async));
+      if (name in base && isPublicMethod(spec, name))
+        define(proto, name, feedMethod(feed, name, kindOf(spec, base, name), async));
     }
   }
   if (lend) {
     const async = asyncOf(spec, base, lend.methods);
     for (const name of lend.methods) {
-      if (name in base && isPublicMethod(spec, name)) define(proto, name, lendMethod(lend, name, kindOf(spec, base, name), async));
+      if (name in base && isPublicMethod(spec, name))
+        define(proto, name, lendMethod(lend, name, kindOf(spec, base, name), async));
     }
   }
   Object.defineProperty(proto, REMOTE, {
     value(this: object, destination: string) {
       const ref = refOf(this);
-      const out: Ref = { bridge: bridgeUrl, socket: ref.socket, id: ref.id, tag: ref.tag, info: ref.info, cap: ref.cap };
+      const out: Ref = {
+        bridge: bridgeUrl,
+        socket: ref.socket,
+        id: ref.id,
+        tag: ref.tag,
+        info: ref.info,
+        cap: ref.cap,
+      };
       if (destination === 'thread') {
         // Within this process: the thread may start a Process of its own and must pass the key on.
         out.mailbox = (globalThis as any)[mailboxKey];

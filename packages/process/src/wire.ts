@@ -42,13 +42,13 @@ export interface AbortRequest {
 }
 /** Items sent ahead to a primitive's feed (ProcessFeed); an empty list only asks for what was refused. */
 export interface FeedRequest {
-  k: 'putMany';
+  k: 'feed';
   o: number;
   items: unknown[];
 }
 /** Take one item of a primitive's lend (ProcessLend) with options `a[0]`; `wait: 0`: only if there is one now. */
 export interface LendRequest {
-  k: 'getMany';
+  k: 'take';
   o: number;
   a: unknown[];
   wait?: 0;

@@ -1254,7 +1254,9 @@ function queueProcess(joinable: boolean) {
         }
         void restoring
           .catch((error) => {
-            process.stderr.write(`conc: could not put an item back in a ${q.names.label}: ${(error as Error).message}\n`);
+            process.stderr.write(
+              `conc: could not put an item back in a ${q.names.label}: ${(error as Error).message}\n`,
+            );
           })
           .finally(() => {
             if (!joinable) return;
