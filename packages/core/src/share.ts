@@ -42,8 +42,8 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { types } from 'node:util';
 import { DataCloneError } from './errors.js';
+import { WALK_SKIP, WALK_STOP, isPlainObject, walk, walkReplace } from './walk.js';
 
 /** Where a shared value is going: a thread of this process, or a child process. */
 export type Destination = 'thread' | 'process';
@@ -255,12 +255,6 @@ export function shareTag(value: unknown): string | undefined {
   return typeof tag === 'string' && registry.has(tag) ? tag : undefined;
 }
 
-function isPlainObject(value: object): boolean {
-  if (types.isProxy(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 /** Key that marks the object {@link encode} returns. */
 const ENCODED = '__conc_encoded__';
 
@@ -293,104 +287,43 @@ export function isEncoded(value: unknown): value is Encoded {
  * once): throw a {@link DataCloneError} naming the first function or symbol,
  * and say whether a registered instance is inside.
  */
-function scan(value: unknown, destination: Destination, path: string, seen: Set<object>): boolean {
-  if (typeof value !== 'object' || value === null) {
-    if (typeof value === 'function') {
-      throw new DataCloneError(
-        `${path} is a function (${value.name || 'anonymous'}); functions cannot be sent to another ${destination}`,
-      );
-    }
-    if (typeof value === 'symbol') {
-      throw new DataCloneError(
-        `${path} is a symbol (${String(value)}); symbols cannot be sent to another ${destination}`,
-      );
-    }
-    return false;
-  }
-  if (seen.has(value)) return false;
-  seen.add(value);
-  if (shareTag(value) !== undefined) return true;
+function scan(value: unknown, destination: Destination, path: string): boolean {
   let found = false;
-  if (Array.isArray(value)) {
-    value.forEach((v, i) => {
-      if (scan(v, destination, `${path}[${i}]`, seen)) found = true;
-    });
-  } else if (value instanceof Map) {
-    for (const [k, v] of value) {
-      if (scan(k, destination, `${path} (a Map key)`, seen)) found = true;
-      if (scan(v, destination, `${path}.get(${String(k)})`, seen)) found = true;
-    }
-  } else if (value instanceof Set) {
-    let i = 0;
-    for (const v of value) if (scan(v, destination, `${path}.values()[${i++}]`, seen)) found = true;
-  } else if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
-      if (scan((value as any)[key], destination, `${path}.${key}`, seen)) found = true;
-    }
-  }
+  walk(
+    value,
+    (v, at) => {
+      if (typeof v === 'function') {
+        throw new DataCloneError(
+          `${at.path()} is a function (${v.name || 'anonymous'}); functions cannot be sent to another ${destination}`,
+        );
+      }
+      if (typeof v === 'symbol') {
+        throw new DataCloneError(
+          `${at.path()} is a symbol (${String(v)}); symbols cannot be sent to another ${destination}`,
+        );
+      }
+      if (shareTag(v) === undefined) return;
+      found = true;
+      return WALK_SKIP;
+    },
+    { path },
+  );
   return found;
 }
 
-/** Set own property `key` (also `__proto__`) of a fresh object. */
-function setOwn(out: Record<string, unknown>, key: string, v: unknown): void {
-  if (key === '__proto__')
-    Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-  else out[key] = v;
-}
-
 /** Copy the walked containers of `value` (memoized: shared references and cycles kept), instances to placeholders. */
-function copy(
-  value: unknown,
-  destination: Destination,
-  path: string,
-  memo: Map<object, unknown>,
-  table: SharedRef[],
-): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  const known = memo.get(value);
-  if (known !== undefined) return known;
-  const tag = shareTag(value);
-  if (tag !== undefined) {
-    const p = {};
-    memo.set(value, p);
-    table.push({ p, ...shareOne(value, tag, destination, path) });
-    return p;
-  }
-  if (Array.isArray(value)) {
-    const out: unknown[] = new Array(value.length);
-    memo.set(value, out);
-    value.forEach((v, i) => {
-      out[i] = copy(v, destination, `${path}[${i}]`, memo, table);
-    });
-    return out;
-  }
-  if (value instanceof Map) {
-    const out = new Map();
-    memo.set(value, out);
-    for (const [k, v] of value) {
-      out.set(
-        copy(k, destination, `${path} (a Map key)`, memo, table),
-        copy(v, destination, `${path}.get(${String(k)})`, memo, table),
-      );
-    }
-    return out;
-  }
-  if (value instanceof Set) {
-    const out = new Set();
-    memo.set(value, out);
-    let i = 0;
-    for (const v of value) out.add(copy(v, destination, `${path}.values()[${i++}]`, memo, table));
-    return out;
-  }
-  if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    memo.set(value, out);
-    for (const key of Object.keys(value)) {
-      setOwn(out, key, copy((value as any)[key], destination, `${path}.${key}`, memo, table));
-    }
-    return out;
-  }
-  return value;
+function copy(value: unknown, destination: Destination, path: string, table: SharedRef[]): unknown {
+  return walk(
+    value,
+    (v, at) => {
+      const tag = shareTag(v);
+      if (tag === undefined) return;
+      const p = {};
+      table.push({ p, ...shareOne(v as object, tag, destination, at.path()) });
+      return walkReplace(p);
+    },
+    { path, copy: true },
+  );
 }
 
 /** The table entry (less its placeholder) of one registered instance. */
@@ -420,9 +353,9 @@ function shareOne(value: object, tag: string, destination: Destination, path: st
  * the value in error messages. Pass the result to {@link decode} there.
  */
 export function encode(value: unknown, destination: Destination = 'thread', path = 'value'): Encoded {
-  if (!scan(value, destination, path, new Set())) return { [ENCODED]: 1, v: value };
+  if (!scan(value, destination, path)) return { [ENCODED]: 1, v: value };
   const table: SharedRef[] = [];
-  const v = copy(value, destination, path, new Map(), table);
+  const v = copy(value, destination, path, table);
   return { [ENCODED]: 1, v, s: table };
 }
 
@@ -466,53 +399,16 @@ function reviveOne(ref: SharedRef): unknown {
   return entry.revive(ref.data);
 }
 
-/** Replace placeholders inside `value` in place (cycles followed once). */
-function replace(value: unknown, revived: Map<object, unknown>, seen: Set<object>): void {
-  if (typeof value !== 'object' || value === null || seen.has(value)) return;
-  seen.add(value);
-  const swap = (x: unknown) => (typeof x === 'object' && x !== null && revived.has(x) ? revived.get(x) : x);
-  if (Array.isArray(value)) {
-    value.forEach((x, i) => {
-      const y = swap(x);
-      if (y !== x) value[i] = y;
-      else replace(x, revived, seen);
-    });
-  } else if (value instanceof Map) {
-    const entries = [...value];
-    if (entries.some(([k, v]) => swap(k) !== k || swap(v) !== v)) {
-      value.clear();
-      for (const [k, v] of entries) value.set(swap(k), swap(v));
-    }
-    for (const [k, v] of entries) {
-      replace(k, revived, seen);
-      replace(v, revived, seen);
-    }
-  } else if (value instanceof Set) {
-    const items = [...value];
-    if (items.some((x) => swap(x) !== x)) {
-      value.clear();
-      for (const x of items) value.add(swap(x));
-    }
-    for (const x of items) replace(x, revived, seen);
-  } else if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
-      const x = (value as any)[key];
-      const y = swap(x);
-      if (y !== x) setOwn(value as Record<string, unknown>, key, y);
-      else replace(x, revived, seen);
-    }
-  }
-}
-
 /** Revive every instance of `encoded`'s table; their classes must be registered (see {@link decode}). */
 export function decodeSync(encoded: Encoded): unknown {
   const { v, s } = checkEncoded(encoded);
   if (!s || s.length === 0) return v;
   const revived = new Map<object, unknown>();
   for (const ref of s) revived.set(ref.p, reviveOne(ref));
-  if (typeof v === 'object' && v !== null && revived.has(v)) return revived.get(v);
-  replace(v, revived, new Set());
-  return v;
+  // The placeholders, replaced in place (v is the receiver's own copy).
+  return walk(v, (x) =>
+    typeof x === 'object' && x !== null && revived.has(x) ? walkReplace(revived.get(x)) : undefined,
+  );
 }
 
 /** Load what is needed and revive every instance in `encoded`. */
@@ -544,28 +440,26 @@ export function setRemoteReviver(reviver: (remote: RemoteRef, entry: Entry) => u
 
 /**
  * Find the first part of `value` that structured clone refuses and say where.
- * Used after a failed postMessage to name the bad argument.
+ * Used after a failed postMessage to name the bad argument. Looks into the
+ * arrays and plain objects that fail, down to the first failing part with
+ * no failing part inside (a Map or Set that fails is named whole).
  */
-export function findUncloneable(value: unknown, path: string, seen = new Set<object>()): string | undefined {
-  if (typeof value === 'object' && value !== null) {
-    if (seen.has(value)) return undefined;
-    seen.add(value);
-  }
-  try {
-    structuredClone(value);
-    return undefined;
-  } catch (error) {
-    if (typeof value === 'object' && value !== null) {
-      const entries = Array.isArray(value)
-        ? value.map((v, i) => [`${path}[${i}]`, v] as const)
-        : isPlainObject(value)
-          ? Object.keys(value).map((k) => [`${path}.${k}`, (value as any)[k]] as const)
-          : [];
-      for (const [p, v] of entries) {
-        const found = findUncloneable(v, p, seen);
-        if (found) return found;
+export function findUncloneable(value: unknown, path: string): string | undefined {
+  let found: string | undefined;
+  walk(
+    value,
+    (v, at) => {
+      try {
+        structuredClone(v);
+        return WALK_SKIP;
+      } catch (error) {
+        found = `${at.path()}: ${(error as Error).message.replace(/\.$/, '')}`;
+        const inside = typeof v === 'object' && v !== null && (Array.isArray(v) || isPlainObject(v));
+        return inside ? undefined : WALK_STOP;
       }
-    }
-    return `${path}: ${(error as Error).message.replace(/\.$/, '')}`;
-  }
+    },
+    // Left: nothing inside it failed, so it is the one.
+    { path, leave: () => WALK_STOP },
+  );
+  return found;
 }
