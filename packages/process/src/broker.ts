@@ -65,7 +65,7 @@ import { watchDir } from './watchdog.js';
 import { KEY_BYTES, type OwnerMessage, type Registration } from './wire.js';
 
 /** Module the receiving side loads to revive references (core's `bridge`). */
-export const clientUrl = new URL('./client.cjs', import.meta.url).href;
+const clientUrl = new URL('./client.cjs', import.meta.url).href;
 const brokerFile = fileURLToPath(new URL('./broker-worker.cjs', import.meta.url));
 
 /** What a child receives for a primitive. */
@@ -216,7 +216,7 @@ export function keysForChild(sockets: Set<string>): { keys: Record<string, strin
 }
 
 /** Register `value` (a local primitive) with this thread's broker; returns its reference. */
-export function shareWithChildren(value: object, entry: ShareEntry): BrokerRef {
+function shareWithChildren(value: object, entry: ShareEntry): BrokerRef {
   broker ??= startBroker();
   let id = broker.ids.get(value);
   const info = describeForChild(entry.tag, value);

@@ -67,7 +67,7 @@ export function relabel(error: unknown, from: string, to: string): unknown {
 }
 
 /** A result holding primitives of the owner (now references) revived as proxies (the broker encodes every object result). */
-export function resultSync(v: unknown, what: string): unknown {
+function resultSync(v: unknown, what: string): unknown {
   if (!isEncoded(v)) return v;
   try {
     return decodeSync(v);

@@ -52,7 +52,7 @@ const LEAVE_PATIENCE_MS = 2000;
 const PARK_MS = 100;
 
 /** A reply: ok and its value (or the error); `lend`: the lend id of an item it brings. */
-export type Waiter = (ok: boolean, value: unknown, lend?: number) => void;
+type Waiter = (ok: boolean, value: unknown, lend?: number) => void;
 
 /** Calls a primitive streams (client-feed.ts, client-lend.ts), settled when the thread ends. */
 export interface Stream {

@@ -68,12 +68,18 @@ class FeedState implements Stream {
   failed: Error | undefined;
   dropped = 0;
 
+  /** The class's name in messages. */
+  readonly label: string;
+  /** The async method's name, as `Label.name`: the one a refusal nobody surfaced is reported as. */
+  readonly method: string;
+
   constructor(
     readonly ref: Ref,
     readonly feed: ProcessFeed<unknown>,
-    /** The async method's name, as `Label.name`: the one a refusal nobody surfaced is reported as. */
-    readonly method: string,
+    async: string,
   ) {
+    this.label = labelOf(ref.tag);
+    this.method = `${this.label}.${async}`;
     // Unknown size: still far below what a broker accepts in one request (wire.ts requestCap).
     this.big = typeof ref.cap === 'number' && ref.cap > 0 ? ref.cap / 4 : REQUEST_CAP_MIN / 4;
   }
@@ -91,10 +97,10 @@ class FeedState implements Stream {
   }
 }
 
-function feedState(proxy: object, feed: ProcessFeed<unknown>, method: string): FeedState {
+function feedState(proxy: object, feed: ProcessFeed<unknown>, async: string): FeedState {
   let st = (proxy as { [FEED]?: FeedState })[FEED];
   if (!st) {
-    st = new FeedState(refOf(proxy), feed, method);
+    st = new FeedState(refOf(proxy), feed, async);
     Object.defineProperty(proxy, FEED, { value: st });
     channel().streams.add(st);
   }
@@ -230,9 +236,8 @@ export function feedMethod(feed: ProcessFeed<unknown>, name: string, kind: CallK
   if (kind === 'async') {
     return function (this: object, item: unknown, options?: any): Promise<void> {
       if (!applies(this)) return forwarded(this, name, kind, item, options) as Promise<void>;
-      const label = labelOf(refOf(this).tag);
-      const method = `${label}.${name}`;
-      const st = feedState(this, feed, `${label}.${async}`);
+      const st = feedState(this, feed, async);
+      const method = `${st.label}.${name}`;
       try {
         if (options !== undefined) {
           checkWaitOptions(options, method);
@@ -251,9 +256,8 @@ export function feedMethod(feed: ProcessFeed<unknown>, name: string, kind: CallK
   }
   return function (this: object, item: unknown, options?: any): void {
     if (!applies(this)) return void forwarded(this, name, kind, item, options);
-    const label = labelOf(refOf(this).tag);
-    const method = `${label}.${name}`;
-    const st = feedState(this, feed, `${label}.${async}`);
+    const st = feedState(this, feed, async);
+    const method = `${st.label}.${name}`;
     if (kind === 'blocking') checkSyncWaitOptions(options, method);
     const body = serializeItem({ k: 'feed', o: st.ref.id, items: [item] } satisfies FeedRequest, item, method);
     surface(st, method);

@@ -49,11 +49,15 @@ class LendState implements Stream {
   asking = 0;
   aborted = false;
   readonly busy = false;
+  /** The class's name in messages. */
+  readonly label: string;
 
   constructor(
     readonly ref: Ref,
     readonly lend: ProcessLend<unknown>,
-  ) {}
+  ) {
+    this.label = labelOf(ref.tag);
+  }
 
   /** The thread ends: abort its pending request, hand back what is lent to it. */
   leave(): void {
@@ -194,7 +198,7 @@ export function lendMethod(lend: ProcessLend<unknown>, name: string, kind: CallK
   if (kind === 'async') {
     return function (this: object, options?: any): Promise<unknown> {
       const st = lendState(this, lend);
-      const method = `${labelOf(st.ref.tag)}.${name}`;
+      const method = `${st.label}.${name}`;
       let signal: AbortSignal | undefined;
       if (options !== undefined) {
         try {
@@ -210,7 +214,7 @@ export function lendMethod(lend: ProcessLend<unknown>, name: string, kind: CallK
   }
   return function (this: object, options?: any): unknown {
     const st = lendState(this, lend);
-    const label = labelOf(st.ref.tag);
+    const label = st.label;
     const method = `${label}.${name}`;
     if (kind === 'blocking') {
       checkSyncWaitOptions(options, method);

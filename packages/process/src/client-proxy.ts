@@ -31,7 +31,7 @@ import { lendMethod } from './client-lend.js';
 import { type Spec, isPublicGetter, isPublicMethod, labelOf, specOf } from './spec.js';
 
 /** This process's keys for brokers (socket -> hex key): set by the child's bootstrap, or from references (threads). */
-export const keysKey = Symbol.for('conc.process.keys.v1');
+const keysKey = Symbol.for('conc.process.keys.v1');
 /** broker.ts's collector of the sockets a child's args point to. */
 const sharingKey = Symbol.for('conc.process.sharing.v1');
 const bridgeUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, 'client.cjs')).href as string;

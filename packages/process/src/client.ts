@@ -20,8 +20,6 @@ import type { Ref } from './client-call.js';
 import { reviveRemote } from './client-proxy.js';
 import { MB_BUSY, MB_WORDS } from './wire.js';
 
-export { reviveRemote };
-
 /**
  * Child bootstrap: create this process's mailbox and start the bridge thread
  * (which also watches for the parent's death). Connections to brokers are

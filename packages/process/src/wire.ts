@@ -130,9 +130,9 @@ export interface Registration {
 /** A child's key to admit, or one to forget (hex). */
 export type OwnerMessage = Registration | { key: string } | { revoke: string };
 
-export const HEADER = 12;
+const HEADER = 12;
 /** Replies (broker -> child): refuse frames larger than this (a corrupt length would otherwise make us buffer forever). */
-export const MAX_FRAME = 512 * 1024 * 1024;
+const MAX_FRAME = 512 * 1024 * 1024;
 /**
  * Requests (child -> broker): the cap is a few MiB, raised to fit the
  * largest item a queue served by the broker can hold (twice its
@@ -175,11 +175,6 @@ export class FrameReader {
   private len = -1; // announced length of the frame being read, once its first 4 bytes are in
 
   constructor(private readonly max: (len: number) => number = () => MAX_FRAME) {}
-
-  /** Bytes buffered and not yet handed out as frames. */
-  get buffered(): number {
-    return this.size;
-  }
 
   /** Add a chunk; throws at once if it completes the length of a frame that is out of bounds. */
   add(chunk: Buffer): void {
