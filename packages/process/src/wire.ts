@@ -148,7 +148,7 @@ export function requestCap(largestQueueCapacity: number): number {
 
 /**
  * Authentication: the first frame on a connection has c = 0, t = 0 and the key as body,
- * exactly KEY_BYTES of key (see broker-worker.ts); the broker answers it
+ * exactly KEY_BYTES of key (see broker-framing.ts); the broker answers it
  * with an empty frame `(c = 0)` and then serves requests.
  */
 export const KEY_BYTES = 32;
