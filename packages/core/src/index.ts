@@ -38,6 +38,11 @@ export {
   type Destination,
   type ShareSpec,
   type ShareEntry,
+  type ProcessSpec,
+  type ProcessCall,
+  type ProcessHoldings,
+  type ProcessFeed,
+  type ProcessLend,
 } from './share.js';
 export {
   WALK_SKIP,
