@@ -18,8 +18,10 @@
  */
 import type { SerializedError } from '@conc/core/target';
 
-// Core's target toolkit has them (the same for a Thread); client.ts revives a peer's errors.
+// Core's target toolkit has them (the same for a Thread): the client revives a
+// peer's errors, and the wire types name the shape.
 export { reviveError } from '@conc/core/target';
+export type { SerializedError };
 
 /** An error as a broker sends it to a peer: no stack, nothing but scalars. */
 export function peerError(error: unknown): SerializedError {
