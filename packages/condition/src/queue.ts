@@ -94,7 +94,15 @@
  *     The waiter frees it once settled; markServed changes it by CAS, so a
  *     waiter freeing it at the same moment (without INNER) wins.
  */
-import { namedLockSync, namedTryLock, namedUnlock, LIVENESS_TICK, isThreadGone, threadLivenessId, wake } from '@conc/core';
+import {
+  namedLockSync,
+  namedTryLock,
+  namedUnlock,
+  LIVENESS_TICK,
+  isThreadGone,
+  threadLivenessId,
+  wake,
+} from '@conc/core';
 import { reclaimAll } from './death.js';
 
 export const INNER = 0;

@@ -50,7 +50,7 @@ export class AdaptiveSpin {
    */
   whileEqual(words: Int32Array, index: number, value: number, cap: number = SPIN_MAX): boolean {
     const budget = this.budget;
-    const n = cap < budget ? cap : budget;
+    const n = Math.min(cap, budget);
     for (let i = 0; i < n; i++) {
       if (Atomics.load(words, index) !== value) {
         this.budget = grown(budget);
@@ -73,12 +73,12 @@ export class AdaptiveSpin {
 
 function grown(budget: number): number {
   const next = budget + (budget >> 2) + 16;
-  return next < SPIN_MAX ? next : SPIN_MAX;
+  return Math.min(next, SPIN_MAX);
 }
 
 function shrunk(budget: number): number {
   const next = budget >> 1;
-  return next > SPIN_MIN ? next : SPIN_MIN;
+  return Math.max(next, SPIN_MIN);
 }
 
 /**
