@@ -10,7 +10,7 @@
  *     other while spinning; with more runnable threads than cores, spins
  *     fail, the budget shrinks, and a wait parks almost at once.
  *   - The first wait after a notify that woke a parked thread spins longer
- *     (SPIN_WAKE), while spins succeed.
+ *     (SPIN_WAKE), while spins succeed (or as the AdaptiveSpin's probe).
  *   - Taking the lock: at once only if no woken waiter is still on its way
  *     back (PENDING == 0); else poll, leaving the lock to the woken waiters
  *     for the first half of the budget, then take it like anyone. (A thread
@@ -21,7 +21,7 @@
  *   - Async paths poll SPIN_ASYNC times at most and never adapt (their
  *     thread has an event loop to run).
  */
-import { AdaptiveSpin, SPIN_ASYNC, SPIN_MIN, SPIN_SYNC } from '@conc/core';
+import { AdaptiveSpin, SPIN_ASYNC, SPIN_SYNC } from '@conc/core';
 import type { Lock, RLock } from '@conc/lock';
 import { isServed, PENDING } from './queue.js';
 
@@ -34,10 +34,12 @@ export type ConditionLock = Lock | RLock;
  * back from a park can take 100-300 us here (a vCPU left idle). A shorter
  * spin parks too, and then every hand-off pays a park and a wake: a chain
  * that ran the ping-pong at a fiftieth of its speed. Only while the thread's
- * budget is at least SPIN_SYNC (its spins succeed: it has a core), and with
- * a timeout of 50 ms or more (the spin comes on top of it); a long spin that
- * ends in a park halves the budget like any other, which stops long spins
- * until spins succeed again (on a loaded machine they hurt).
+ * budget is at least SPIN_START (its spins succeed: it has a core), or as a
+ * probe when its budget is at the floor (AdaptiveSpin.long: the only way out
+ * of two threads that both park at every hand-off), and with a timeout of
+ * 50 ms or more (the spin comes on top of it); a long spin that ends in a
+ * park halves the budget like any other, which stops long spins until
+ * spins succeed again (on a loaded machine they hurt).
  */
 const SPIN_WAKE = 64 * SPIN_SYNC;
 
@@ -46,19 +48,21 @@ export class Handoff extends AdaptiveSpin {
   /** This thread's last notify woke a parked thread. */
   wokeParked = false;
 
-  /** Polls of the wait for SERVED of a wait with this timeout; clears the wake mark. */
+  /**
+   * Polls of the wait for SERVED of a wait with this timeout (0: none);
+   * clears the wake mark. Report the end with `untilServed`.
+   */
   forWait(timeout: number): number {
     if (timeout === 0) return 0;
-    const spins = this.budget;
-    if (!this.wokeParked) return spins;
+    if (!this.wokeParked) return this.polls();
     this.wokeParked = false;
-    return spins >= SPIN_SYNC && timeout >= 50 ? SPIN_WAKE : spins;
+    return timeout >= 50 ? this.long(SPIN_WAKE) : this.polls();
   }
 
-  /** Poll until ticket `t` is served, `spins` times at most; adapts the budget. */
+  /** Poll until ticket `t` is served, `spins` (from forWait) times at most; adapts the budget. */
   untilServed(w: Int32Array, t: number, spins: number): boolean {
-    for (let i = 0; i < spins; i++) if (isServed(w, t)) return this.record(true);
-    if (spins > 0) this.record(false);
+    for (let i = 0; i < spins; i++) if (isServed(w, t)) return this.record(true, spins);
+    if (spins > 0) this.record(false, spins);
     return false;
   }
 
@@ -69,8 +73,7 @@ export class Handoff extends AdaptiveSpin {
     let got = false;
     for (let i = 0; i < polite && !got; i++) got = Atomics.load(w, PENDING) <= 0 && !lock.locked && lock.tryAcquire();
     if (!got) got = spinAcquire(lock, spins - polite);
-    // A short (async) spin that failed says nothing about the budget (spin.ts).
-    return got || spins >= SPIN_MIN ? this.record(got) : false;
+    return this.record(got, spins); // a short (async) spin that failed changes nothing (spin.ts)
   }
 
   /** Take the lock back after a wait: the notifier usually lets go of it a moment after notifying. */

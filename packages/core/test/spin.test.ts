@@ -49,6 +49,34 @@ describe('AdaptiveSpin', () => {
     expect(spin.budget).toBe((1000 + 250 + 16) >> 1);
   });
 
+  it('at SPIN_MIN, every 16th spin is a probe of the full cap: success restores SPIN_START, failure doubles the interval', () => {
+    const spin = new AdaptiveSpin(SPIN_MIN);
+    const w = words();
+    const probeAt = (): number => {
+      for (let i = 1; i <= 5000; i++) if (spin.polls(SPIN_MAX) === SPIN_MAX) return i;
+      return -1;
+    };
+    // Each polls() not followed by a record is a spin at SPIN_MIN; record() closes the probe.
+    expect(probeAt()).toBe(16);
+    expect(spin.record(false, SPIN_MAX)).toBe(false);
+    expect(spin.budget).toBe(SPIN_MIN);
+    expect(probeAt()).toBe(32);
+    spin.record(false, SPIN_MAX);
+    expect(probeAt()).toBe(64);
+    expect(spin.record(true, SPIN_MAX)).toBe(true);
+    expect(spin.budget).toBe(SPIN_START);
+    // whileEqual probes too: a word that another spin would have seen change is seen by the probe.
+    const floor = new AdaptiveSpin(SPIN_MIN);
+    for (let i = 0; i < 15; i++) expect(floor.whileEqual(w, 0, 0)).toBe(false);
+    expect(floor.budget).toBe(SPIN_MIN);
+    w[0] = 1;
+    expect(floor.whileEqual(w, 0, 0)).toBe(true); // the 16th: a probe
+    expect(floor.budget).toBe(SPIN_START);
+    // a short capped spin never probes
+    const short = new AdaptiveSpin(SPIN_MIN);
+    for (let i = 0; i < 100; i++) expect(short.polls(50)).toBe(50);
+  });
+
   it('core plain waits (spinWhileEqual) use the thread spin and back off while their peer is away', () => {
     const w = words();
     threadSpin.budget = SPIN_START;
