@@ -5,23 +5,25 @@
  * the spinning policy.
  *
  * Layout: 64 shared Int32 words (256 bytes, four cache lines), beside the
- * lock's own words.
- *   [0]  INNER    a small futex mutex guarding the queue words below; it
- *                 names its holder (0 free, else the holder's liveness id
- *                 << 1, bit 0 while waiters may be parked)
+ * lock's own words. A hand-off moves as few cache lines as it can between
+ * the notifier and the waiter: the waiter spins on SERVED's line, which a
+ * notify writes twice (PENDING, SERVED) when the waiter is spinning; all
+ * the rest a notify writes is on INNER's line, which the waiter touches
+ * only to take its ticket and to free its slot.
+ *   [0]  INNER    a small futex mutex guarding the queue words; it names its
+ *                 holder (core's named lock: 0 free, else the holder's
+ *                 liveness id << 1, bit 0 while waiters may be parked)
  *   [1]  TICKETS  the next ticket to hand out
- *   [3]  PARKED   waiters parked in Atomics.wait / waitAsync right now
- *   [4]  NGHOSTS  how many entries of GHOST are in use
- *   [8..15]  PARK   eight park words; ticket t parks on PARK + (t & 7)
- *   [16] SERVED   every ticket before it is resolved (woken, or cancelled);
- *                 on a cache line of its own with PENDING: spinning waiters
- *                 poll only this line, which a notify writes once
- *   [17] PENDING  woken waiters that have not yet taken the lock back
- *   [18..31] SLOT seven (ticket, waiter) pairs: which thread (its liveness
+ *   [2..15] SLOT  seven (ticket, waiter) pairs: which thread (its liveness
  *                 id, @conc/core's threadLivenessId) waits on which ticket,
  *                 or was served on it and has not come back; the ticket word
  *                 of a served slot holds its horizon instead (the TICKETS of
  *                 the notify: the tickets that were waiting then)
+ *   [16] SERVED   every ticket before it is resolved (woken, or cancelled)
+ *   [17] PENDING  woken waiters that have not yet taken the lock back
+ *   [18] PARKED   waiters parked (core's waitSync / waitAsync) right now
+ *   [19] NGHOSTS  how many entries of GHOST are in use
+ *   [24..31] PARK eight park words; ticket t parks on PARK + (t & 7)
  *   [32..63] GHOST  tickets of waiters that gave up (timeout, abort) while
  *                   older and newer waiters still wait: "ghosts"
  *
@@ -49,8 +51,8 @@
  *            ticket counts, until n counted or TICKETS reached. PENDING +=
  *            counted; store the new SERVED; mark the slots of the served
  *            tickets (the horizon, SERVED_MARK); drop the ghosts walked past;
- *            then bump the PARK word of each woken ticket and, if PARKED >
- *            0, wakes it (core's wake).
+ *            then, if PARKED > 0, bump the PARK word of each woken ticket
+ *            and wake it (core's wake).
  *
  * INNER is core's named lock (futex.ts, namedLockSync): one CAS takes it and
  * names the holder, so a holder that dies in a section is found and the
@@ -69,10 +71,11 @@
  *     park again.
  *   - No lost wake-up: a waiter reads its park word, then increments PARKED,
  *     then checks SERVED, then parks only if the park word is unchanged.
- *     notify stores SERVED, then bumps the park word, then reads PARKED (all
- *     Atomics are sequentially consistent). So either the waiter sees
- *     SERVED > t, or notify sees PARKED > 0 and the changed park word makes
- *     the park return at once or be woken by notify's Atomics.notify.
+ *     notify stores SERVED, then reads PARKED, and only if it is > 0 bumps
+ *     the park word and wakes it (all Atomics are sequentially consistent).
+ *     So either the waiter's increment comes after notify's read, and its
+ *     check sees SERVED > t; or notify sees PARKED > 0, and the changed park
+ *     word makes the park return at once or be woken by notify's wake.
  *   - A waiter that gave up is never counted by a later notify: it removes
  *     its ticket from either end of the queue, or records it as a ghost that
  *     notify skips. If more than 32 ghosts pile up in the middle of the queue
@@ -84,7 +87,8 @@
  *   - Tickets wrap around 2^32; comparisons are on (SERVED - t) | 0, exact
  *     while fewer than 2^31 tickets wait.
  *   - Only Atomics touch the words; the spinning phase reads SERVED only, so
- *     a waiter served while spinning costs the notifier no Atomics.notify.
+ *     a waiter served while spinning costs the notifier no park-word write
+ *     and no wake.
  *   - PENDING is a hint, never needed for correctness: each woken ticket adds
  *     one, and its waiter takes one off once it holds the lock again (in
  *     settle, whatever the outcome; a reclaim takes a dead one's off); at
@@ -107,25 +111,25 @@ import { reclaimAll } from './death.js';
 
 export const INNER = 0;
 export const TICKETS = 1;
-export const PARKED = 3;
-export const NGHOSTS = 4;
-export const PARK = 8;
-export const PARK_MASK = 7;
-/** On a cache line of its own: spinning waiters read only this line, so they do not slow the notifier down. */
-export const SERVED = 16;
-/** Woken waiters that have not yet taken the lock back (same line as SERVED: written with it). */
-export const PENDING = 17;
 /**
- * Slots [18..31], seven pairs (ticket, waiter): who waits on which ticket,
- * so that the tickets of threads that died can be found (see audit). The
+ * Slots [2..15], seven pairs (ticket, waiter): who waits on which ticket,
+ * so that the tickets of threads that died can be found (see death.ts). The
  * waiter word is the thread's liveness id (@conc/core's threadLivenessId),
  * or'ed with SERVED_MARK once the ticket is served (the ticket word then
- * holds the horizon, see markServed), 0 for a free slot. On SERVED's line: a
- * woken waiter frees its slot where it takes itself off PENDING, and notify
- * marks it where it stores SERVED.
+ * holds the horizon, see markServed), 0 for a free slot. On INNER's line:
+ * written under INNER by a wait taking its ticket and by notify, so a
+ * notify's marks do not touch the line a spinning waiter polls.
  */
-export const SLOT = 18;
-export const SLOT_END = 32;
+export const SLOT = 2;
+export const SLOT_END = 16;
+/** On a cache line of its own with PENDING, PARKED, NGHOSTS and PARK: spinning waiters poll this line. */
+export const SERVED = 16;
+/** Woken waiters that have not yet taken the lock back (written with SERVED). */
+export const PENDING = 17;
+export const PARKED = 18;
+export const NGHOSTS = 19;
+export const PARK = 24;
+export const PARK_MASK = 7;
 export const GHOST = 32;
 export const MAX_GHOSTS = 32;
 export const WORDS = GHOST + MAX_GHOSTS;
@@ -237,10 +241,14 @@ export function serve(w: Int32Array, n: number, horizon?: number): number {
   if (s !== start) Atomics.store(w, SERVED, s); // no write when nothing moved: spinners poll this line
   if (woken > 0) markServed(w, start, s, limit, ghosts);
   if (ghosts) purgeGhosts(w);
-  if (mask !== 0) {
-    for (let i = 0; i <= PARK_MASK; i++) if (mask & (1 << i)) Atomics.add(w, PARK + i, 1);
-    if (Atomics.load(w, PARKED) > 0) {
-      for (let i = 0; i <= PARK_MASK; i++) if (mask & (1 << i)) unparked += wake(w, PARK + i);
+  // Park words only while someone is parked (see "No lost wake-up" above):
+  // a waiter served while spinning costs no write to them.
+  if (mask !== 0 && Atomics.load(w, PARKED) > 0) {
+    for (let i = 0; i <= PARK_MASK; i++) {
+      if (mask & (1 << i)) {
+        Atomics.add(w, PARK + i, 1);
+        unparked += wake(w, PARK + i);
+      }
     }
   }
   return unparked;
