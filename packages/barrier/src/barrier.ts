@@ -55,15 +55,15 @@
  * writing its slot, is not detected (the round waits for its timeout).
  */
 import {
+  AdaptiveSpin,
   ConcRuntimeError,
   registerErrorClass,
   SPIN_ASYNC,
-  SPIN_SYNC,
   type SharedWords,
+  type SyncWaitOptions,
   type WaitOptions,
   allocateWords,
   checkSyncWaitOptions,
-  checkWaitOptions,
   deadlineOf,
   describeWords,
   ROBUST_CHECK_MS,
@@ -73,10 +73,12 @@ import {
   robustTryLock,
   robustUnlock,
   threadEnded,
+  refuseWait,
   remaining,
   spinWhileEqual,
   waitAsync,
   waitSync,
+  wake,
   wordsView,
 } from '@conc/core';
 
@@ -95,17 +97,6 @@ const DRAINING = 1;
 const RESETTING = 2;
 const BROKEN = 3;
 
-/**
- * Adaptive spinning of a blocking wait: each Barrier object (one per thread)
- * keeps a budget of polls of SEQ; a wait released while spinning grows it
- * (up to SPIN_MAX, about 40 us), one that had to park halves it (down to
- * SPIN_MIN). With a core per thread the parties find each other spinning;
- * with more threads than cores, spinning only keeps the others off the core,
- * and the waits soon park at once.
- */
-const SPIN_MAX = 2 * SPIN_SYNC;
-const SPIN_MIN = 256;
-
 /** Polls of a busy MUTEX before parking on it: it is only ever held for a few loads and stores. */
 const SPIN_MUTEX = 200;
 
@@ -119,8 +110,7 @@ export class BrokenBarrierError extends ConcRuntimeError {
 }
 registerErrorClass(BrokenBarrierError);
 
-/** Options of a blocking wait: a timeout only (nothing can abort a blocked thread). */
-export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
+export type { SyncWaitOptions };
 
 /** Options of `new Barrier(parties, options)`. */
 export interface BarrierOptions {
@@ -136,8 +126,7 @@ export interface BarrierOptions {
 
 function lockSync(w: Int32Array): void {
   if (robustTryLock(w, MUTEX, HOLDER)) return;
-  for (let i = 0; i < SPIN_MUTEX; i++) if (Atomics.load(w, MUTEX) === 0 && robustTryLock(w, MUTEX, HOLDER)) return;
-  robustLockSync(w, MUTEX, HOLDER, Number.POSITIVE_INFINITY, threadEnded);
+  robustLockSync(w, MUTEX, HOLDER, Number.POSITIVE_INFINITY, threadEnded, SPIN_MUTEX);
 }
 
 function unlock(w: Int32Array): void {
@@ -173,7 +162,7 @@ function sliceEnd(deadline: number): number {
 function setState(w: Int32Array, state: number): void {
   Atomics.store(w, STATE, state);
   Atomics.add(w, SEQ, 1);
-  if (Atomics.load(w, PARKED) > 0) Atomics.notify(w, SEQ);
+  if (Atomics.load(w, PARKED) > 0) wake(w, SEQ);
 }
 
 /** The last one out of a released or reset generation opens the next. Under MUTEX. */
@@ -213,8 +202,8 @@ export class Barrier {
   declare readonly words: Int32Array;
   declare private readonly _parties: number;
   declare private readonly _timeout: number | undefined;
-  /** This thread's spin budget (see SPIN_MAX); undefined until the first wait. */
-  private spins: number | undefined;
+  /** This thread's spin budget for blocking waits (core's AdaptiveSpin); made on first use. */
+  private spin: AdaptiveSpin | undefined;
 
   /**
    * @param parties how many threads must call `wait` before all are released (a positive integer).
@@ -330,16 +319,9 @@ export class Barrier {
    * round can no longer complete); RangeError on a bad timeout.
    */
   wait(options?: WaitOptions): Promise<number> {
-    if (options !== undefined) {
-      try {
-        checkWaitOptions(options, 'Barrier.wait');
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.waitAsync(deadlineOf(options?.timeout ?? this._timeout), signal);
+    const refused = refuseWait(options, 'Barrier.wait');
+    if (refused) return refused;
+    return this.waitAsync(deadlineOf(options?.timeout ?? this._timeout), options?.signal);
   }
 
   private async waitAsync(deadline: number, signal: AbortSignal | undefined): Promise<number> {
@@ -433,7 +415,7 @@ export class Barrier {
   /**
    * Under MUTEX: let it go, wait for the next change of STATE (or the
    * deadline), take it back. Spins first, with this thread's adaptive budget
-   * (see SPIN_MAX).
+   * (core's AdaptiveSpin: it backs off when spinning fails).
    */
   private sleepSync(deadline: number): void {
     const w = this.words;
@@ -441,11 +423,7 @@ export class Barrier {
     let quiet = false;
     unlock(w);
     try {
-      const spins = this.spins ?? SPIN_SYNC;
-      if (spinWhileEqual(w, SEQ, seq, spins)) {
-        this.spins = Math.min(spins + (spins >> 2) + 16, SPIN_MAX);
-      } else {
-        this.spins = Math.max(spins >> 1, SPIN_MIN);
+      if (!(this.spin ??= new AdaptiveSpin()).whileEqual(w, SEQ, seq)) {
         Atomics.add(w, PARKED, 1);
         try {
           quiet = waitSync(w, SEQ, seq, sliceEnd(deadline), 0) === 'timed-out';

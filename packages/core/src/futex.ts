@@ -4,8 +4,10 @@
  *
  *   0 = unlocked, 1 = locked with no waiters, 2 = locked, maybe waiters.
  *
- *   lock:   CAS 0 -> 1 (fast path). Else spin while non-zero retrying the CAS,
- *           then loop { if exchange(2) was 0 we own it (2 over-estimates
+ *   lock:   CAS 0 -> 1 (fast path). Else spin a little (SPIN_MUTEX polls)
+ *           while the word is 1, retrying the CAS when it reads 0, and stop
+ *           at once when it reads 2 (contended: park, see SPIN_MUTEX); then
+ *           loop { if exchange(2) was 0 we own it (2 over-estimates
  *           waiters, which is safe); else park while the word is 2 }.
  *   unlock: exchange(0); if it was 2, notify one parked waiter.
  *
@@ -33,7 +35,8 @@ import { currentThreadToken } from './identity.js';
  * contended word wins it back and forth with the holder at every release, a
  * cache-line ping-pong that cut two-thread throughput to a third. So (as
  * Rust's futex mutex) spin only while the lock is held with no waiters, a
- * little, and park at once when it is contended.
+ * little, and park at once when it is contended. A fixed count, not an
+ * AdaptiveSpin (spin.ts): it is too short to be worth adapting.
  */
 const SPIN_MUTEX = 20;
 
@@ -53,9 +56,7 @@ export function futexTryLock(w: Int32Array, i: number): boolean {
 export function futexLockSync(w: Int32Array, i: number, deadline: number): boolean {
   for (let n = 0; n < SPIN_MUTEX; n++) {
     const s = Atomics.load(w, i);
-    if (s === FUTEX_UNLOCKED && Atomics.compareExchange(w, i, FUTEX_UNLOCKED, FUTEX_LOCKED) === FUTEX_UNLOCKED) {
-      return true;
-    }
+    if (s === FUTEX_UNLOCKED && futexTryLock(w, i)) return true;
     if (s === FUTEX_CONTENDED) break;
   }
   while (Atomics.exchange(w, i, FUTEX_CONTENDED) !== FUTEX_UNLOCKED) {
@@ -147,7 +148,9 @@ function takeOver(w: Int32Array, owner: number, gone: (token: number) => boolean
 
 /**
  * Blocking robust lock (see the top of this file): 1 taken, 2 taken over from
- * a holder that `gone` says has ended, 0 timed out.
+ * a holder that `gone` says has ended, 0 timed out. `spins`: polls while it
+ * is held with no waiters before parking (default SPIN_MUTEX; an internal
+ * lock held only for a few loads and stores may spin longer).
  */
 export function robustLockSync(
   w: Int32Array,
@@ -155,8 +158,9 @@ export function robustLockSync(
   owner: number,
   deadline: number,
   gone: (token: number) => boolean,
+  spins: number = SPIN_MUTEX,
 ): number {
-  for (let n = 0; n < SPIN_MUTEX; n++) {
+  for (let n = 0; n < spins; n++) {
     const s = Atomics.load(w, i);
     if (s === FUTEX_UNLOCKED && robustTryLock(w, i, owner)) return LOCK_ACQUIRED;
     if (s === FUTEX_CONTENDED) break;
@@ -204,4 +208,74 @@ export async function robustLockAsync(
 export function robustUnlock(w: Int32Array, i: number, owner: number, asyncCount?: number): number {
   Atomics.store(w, owner, 0);
   return futexUnlock(w, i, asyncCount);
+}
+
+// ---- Added for @conc/condition (issue 10): a lock word that names its holder ----
+//
+// A futex mutex whose word is its holder's id: 0 free, else id << 1, with bit
+// 0 set while waiters may be parked (the robust lock above with the owner
+// word folded into the lock word). One CAS takes it and names the holder, so
+// an internal lock held for a few loads and stores (Condition's queue lock)
+// costs one RMW each way. Ids are positive and below 2^30 (core's
+// threadLivenessId: the OS thread, never a token the broker runs as).
+// A waiter spins `spins` polls while no waiter is parked, then parks in
+// slices of `slice` ms; a slice that ends with the same holder in the word
+// asks `gone(holder)`, and if so takes the word over by CAS (one taker) and
+// returns the dead holder's id: the caller repairs what the holder's section
+// may have left half done. A holder that dies is detected within a slice or
+// two of its end.
+
+/** The word of a named lock held by `id`, with no waiter parked. */
+function namedHeld(id: number): number {
+  return id << 1;
+}
+
+/** Take the named lock at `w[i]` as `id` if it is free. */
+export function namedTryLock(w: Int32Array, i: number, id: number): boolean {
+  return Atomics.compareExchange(w, i, 0, namedHeld(id)) === 0;
+}
+
+/**
+ * Take the named lock at `w[i]` as `id`, waiting as long as it takes:
+ * returns 0, or the id of a holder that `gone` said had ended and that the
+ * caller took the lock over from (the lock is the caller's either way).
+ */
+export function namedLockSync(
+  w: Int32Array,
+  i: number,
+  id: number,
+  gone: (id: number) => boolean,
+  slice: number,
+  spins: number,
+): number {
+  const mine = namedHeld(id);
+  if (Atomics.compareExchange(w, i, 0, mine) === 0) return 0;
+  for (let n = 0; n < spins; n++) {
+    const v = Atomics.load(w, i);
+    if (v === 0 && Atomics.compareExchange(w, i, 0, mine) === 0) return 0;
+    if (v & 1) break;
+  }
+  for (;;) {
+    let v = Atomics.load(w, i);
+    if (v === 0) {
+      if (Atomics.compareExchange(w, i, 0, mine | 1) === 0) return 0;
+      continue;
+    }
+    if ((v & 1) === 0) {
+      if (Atomics.compareExchange(w, i, v, v | 1) !== v) continue;
+      v |= 1;
+    }
+    if (
+      waitSync(w, i, v, performance.now() + slice, 0) === 'timed-out' &&
+      gone(v >>> 1) &&
+      Atomics.compareExchange(w, i, v, mine | 1) === v
+    ) {
+      return v >>> 1;
+    }
+  }
+}
+
+/** Release the named lock at `w[i]`, waking one waiter if any may be parked. */
+export function namedUnlock(w: Int32Array, i: number): void {
+  if (Atomics.exchange(w, i, 0) & 1) Atomics.notify(w, i, 1);
 }

@@ -1,3 +1,4 @@
+export { AdaptiveSpin, SPIN_MAX, SPIN_MIN, SPIN_START, threadSpin } from './spin.js';
 export { ConcRuntimeError, DataCloneError, TimeoutError, errorClass, registerErrorClass } from './errors.js';
 export { allocateWords, describeWords, wordsView, type SharedWords } from './memory.js';
 export {
@@ -70,6 +71,9 @@ export {
   LOCK_ACQUIRED,
   LOCK_TIMED_OUT,
   LOCK_TOOK_OVER,
+  namedLockSync,
+  namedTryLock,
+  namedUnlock,
   ROBUST_CHECK_MS,
   robustLockAsync,
   robustLockSync,

@@ -15,7 +15,8 @@
  *
  * Spin then park: parking and waking costs ~30 us here, while a running peer
  * usually changes the word within a few hundred nanoseconds. So both waits
- * first poll the word a bounded number of times and only then park.
+ * first poll the word a bounded number of times and only then park; how
+ * many times is the thread's AdaptiveSpin (spin.ts), capped by the caller.
  *
  * Async waits use Atomics.waitAsync, with two facts measured on Node 20:
  * - a pending waitAsync does not keep the event loop alive, so each wait holds
@@ -25,6 +26,7 @@
  *   behind to swallow a later single notify.
  */
 
+import { threadSpin } from './spin.js';
 import { setLongTimeout } from './timers.js';
 
 /** Options every waiting method takes. */
@@ -41,9 +43,12 @@ export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
 /** Result of one wait on a word. */
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
-/** How many times a waiter polls the word before it parks. */
+/**
+ * The most times a blocking waiter polls the word before it parks (the
+ * thread's adaptive budget, spin.ts, may allow fewer).
+ */
 export const SPIN_SYNC = 2000;
-/** Async waiters run on an event loop: poll much less before parking. */
+/** Async waiters run on an event loop: poll much less before parking (never adapted: see spin.ts). */
 export const SPIN_ASYNC = 50;
 
 /**
@@ -150,12 +155,13 @@ export function wake(words: Int32Array, index: number, count = Number.POSITIVE_I
   return Atomics.notify(words, index, count);
 }
 
-/** Poll `words[index]` up to `spins` times; true as soon as it differs from `value`. */
+/**
+ * Poll `words[index]` up to `spins` times, fewer if spinning has been failing
+ * in this thread (its AdaptiveSpin, spin.ts); true as soon as it differs
+ * from `value`.
+ */
 export function spinWhileEqual(words: Int32Array, index: number, value: number, spins: number): boolean {
-  for (let i = 0; i < spins; i++) {
-    if (Atomics.load(words, index) !== value) return true;
-  }
-  return false;
+  return threadSpin.whileEqual(words, index, value, spins);
 }
 
 /**

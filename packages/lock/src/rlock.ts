@@ -4,23 +4,29 @@
  * Layout: five shared Int32 words.
  *   [0] state: the same three-state futex as Lock (0 free, 1 held, 2 held+waiters)
  *   [1] owner: the holder's thread token (non-zero), 0 when free
- *   [2] count: how many times the owner has acquired without releasing
+ *   [2] depth: how many times the owner has acquired it AGAIN (the recursion
+ *       level minus one): 0 whenever it is free or held once
  *   [3] abandoned: 1 if the current holding took over from an owner that died
  *       (set by @conc/process's broker before it frees the lock, cleared when
- *       the owner's count drops to 0)
+ *       the owner releases it completely)
  *   [4] async waiters: how many async acquirers are parked (see futex.ts)
  *
  * Algorithm:
- *   acquire: if owner == me, count++ (only the owner writes count while it
+ *   acquire: if owner == me, depth++ (only the owner writes depth while it
  *            owns, so no race). Else take the futex as Lock does, then
- *            owner = me, count = 1.
- *   release: if owner != me, throw. count--; at 0, owner = 0 and release the
- *            futex (exchange 0, notify one if it was 2).
+ *            owner = me (depth is 0 already).
+ *   release: if owner != me, throw. If depth > 0, depth--. Else owner = 0
+ *            and release the futex (exchange 0, notify one if it was 2).
+ * So the common hand-off (acquire once, release) writes the state word
+ * twice and the owner word twice, and only reads depth: the words a
+ * Condition's ping-pong moves between cores at every turn.
  *
  * Invariants:
  *   - owner != 0 implies state != 0; owner is written only by the thread that
  *     holds the futex, so "owner == me" can only be true for the real owner
  *     (another thread may read a stale owner, but never its own token).
+ *   - depth is 0 whenever the futex is free: the last release leaves it 0,
+ *     the broker's releaseAbandoned and a take-over set it to 0.
  *   - Owner tokens come from @conc/core's currentThreadToken(): unique per
  *     thread within a process; @conc/process gives remote holders their own.
  *
@@ -29,34 +35,35 @@
  * in any way (core's liveness.ts); an RLock can only be released by its owner,
  * so an owner that ended, even normally, can never release it. The waiter
  * takes it over with one CAS on the owner word (exactly one does), sets
- * count = 1 and [3] abandoned = 1.
+ * depth = 0 (recursion level 1) and [3] abandoned = 1.
  */
 import {
   Acquirable,
   ConcRuntimeError,
   type SharedWords,
+  type SyncWaitOptions,
   type WaitOptions,
   allocateWords,
   checkSyncWaitOptions,
-  checkWaitOptions,
   currentThreadToken,
   deadlineOf,
   describeWords,
   LOCK_TIMED_OUT,
   LOCK_TOOK_OVER,
+  futexTryLock,
   futexUnlock,
+  refuseWait,
   registerShareable,
   robustLockAsync,
   robustLockSync,
   threadEnded,
-  throwIfAborted,
   wordsView,
 } from '@conc/core';
-import type { SyncWaitOptions } from './lock.js';
 
 const STATE = 0;
 const OWNER = 1;
-const COUNT = 2;
+/** Recursion level minus one (0 when free or held once). */
+const DEPTH = 2;
 const ABANDONED = 3;
 /** How many async acquirers are parked (see @conc/core's futex.ts). */
 const ASYNC_WAITERS = 4;
@@ -103,99 +110,102 @@ export class RLock extends Acquirable {
     const w = this.words;
     if (Atomics.load(w, OWNER) !== token) return false;
     Atomics.store(w, ABANDONED, 1);
-    Atomics.store(w, COUNT, 0);
+    Atomics.store(w, DEPTH, 0);
     Atomics.store(w, OWNER, 0);
     futexUnlock(w, STATE, ASYNC_WAITERS);
     return true;
   }
 
-  /** True if the calling thread holds the lock (Python's `_is_owned`). */
+  /**
+   * True if the calling thread holds the lock (Python's `_is_owned`).
+   *
+   * Reads of the owner word are plain (an Atomics.load here cost a third of
+   * an uncontended acquire+release): the word can hold the caller's token
+   * only if the caller wrote it, and then it reads it back in program order;
+   * any other value, stale or not, means "not mine" either way.
+   */
   isOwned(): boolean {
-    return Atomics.load(this.words, OWNER) === currentThreadToken();
+    return this.words[OWNER] === currentThreadToken();
   }
 
   /** How many times the calling thread holds the lock (0 if it does not own it). */
   get recursionLevel(): number {
-    return this.isOwned() ? Atomics.load(this.words, COUNT) : 0;
-  }
-
-  /** @internal take the futex as `token` and record ownership. */
-  takeFor(token: number): boolean {
-    const w = this.words;
-    if (Atomics.load(w, OWNER) === token) {
-      Atomics.add(w, COUNT, 1);
-      return true;
-    }
-    if (Atomics.compareExchange(w, STATE, 0, 1) !== 0) return false;
-    this.own(token);
-    return true;
-  }
-
-  private own(token: number): void {
-    Atomics.store(this.words, OWNER, token);
-    Atomics.store(this.words, COUNT, 1);
+    return this.isOwned() ? this.words[DEPTH] + 1 : 0;
   }
 
   /** Take the lock if it is free or already ours, without waiting. */
   tryAcquire(): boolean {
-    return this.takeFor(currentThreadToken());
+    const w = this.words;
+    const token = currentThreadToken();
+    if (w[OWNER] === token) {
+      w[DEPTH]++;
+      return true;
+    }
+    if (!futexTryLock(w, STATE)) return false;
+    // Plain stores of owner and depth (as Lock's): only the holder writes
+    // them, and the futex's compare-and-swap and exchange order them for the
+    // next holder; other threads only compare the owner with their own token.
+    w[OWNER] = token;
+    return true;
   }
 
   /** Block until the lock is ours; `false` on timeout. */
   acquireSync(options?: SyncWaitOptions): boolean {
     if (options !== undefined) checkSyncWaitOptions(options, 'RLock.acquireSync');
-    const token = currentThreadToken();
-    if (this.takeFor(token)) return true;
-    return this.took(robustLockSync(this.words, STATE, OWNER, deadlineOf(options?.timeout), threadEnded), token);
+    if (this.tryAcquire()) return true;
+    return this.took(robustLockSync(this.words, STATE, OWNER, deadlineOf(options?.timeout), threadEnded));
   }
 
-  /** After a robust lock: own it (a take-over flags the holding abandoned); false on timeout. */
-  private took(result: number, token: number): boolean {
+  /**
+   * After a robust lock (which wrote our token to the owner word): false on
+   * timeout; a take-over flags the holding abandoned and drops the dead
+   * owner's depth.
+   */
+  private took(result: number): boolean {
     if (result === LOCK_TIMED_OUT) return false;
-    if (result === LOCK_TOOK_OVER) Atomics.store(this.words, ABANDONED, 1);
-    this.own(token);
+    if (result === LOCK_TOOK_OVER) {
+      Atomics.store(this.words, DEPTH, 0);
+      Atomics.store(this.words, ABANDONED, 1);
+    }
     return true;
   }
 
   /** Wait without blocking until the lock is ours; `false` on timeout, rejects on abort. */
-  async acquire(options?: WaitOptions): Promise<boolean> {
-    if (options !== undefined) checkWaitOptions(options, 'RLock.acquire');
-    const signal = options?.signal;
-    throwIfAborted(signal);
-    const token = currentThreadToken();
-    if (this.takeFor(token)) return true;
-    const deadline = deadlineOf(options?.timeout);
-    return this.took(
-      await robustLockAsync(this.words, STATE, OWNER, deadline, threadEnded, signal, ASYNC_WAITERS),
-      token,
-    );
+  acquire(options?: WaitOptions): Promise<boolean> {
+    const refused = refuseWait(options, 'RLock.acquire');
+    if (refused) return refused;
+    if (this.tryAcquire()) return Promise.resolve(true);
+    return this.acquireSlow(deadlineOf(options?.timeout), options?.signal);
+  }
+
+  private async acquireSlow(deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
+    return this.took(await robustLockAsync(this.words, STATE, OWNER, deadline, threadEnded, signal, ASYNC_WAITERS));
   }
 
   /** Release one level; throws {@link ConcRuntimeError} if the calling thread does not own it. */
   release(): void {
-    this.releaseFor(currentThreadToken());
-  }
-
-  /** @internal release one level held by `token`. */
-  releaseFor(token: number): void {
     const w = this.words;
-    if (Atomics.load(w, OWNER) !== token) {
+    if (w[OWNER] !== currentThreadToken()) {
       throw new ConcRuntimeError(
         Atomics.load(w, STATE) === 0
           ? 'RLock.release: release of an unlocked RLock'
           : 'RLock.release: cannot release an RLock held by another thread',
       );
     }
-    if (Atomics.sub(w, COUNT, 1) > 1) return;
-    Atomics.store(w, OWNER, 0);
-    // Plain read: written only by the holder, or by the broker before the
-    // unlock our acquire synchronized with (see Lock.release).
+    // Plain reads: depth and abandoned are written only by the holder (us),
+    // or by the broker before the unlock our acquire synchronized with.
+    const depth = w[DEPTH];
+    if (depth > 0) {
+      w[DEPTH] = depth - 1;
+      return;
+    }
+    w[OWNER] = 0;
     if (w[ABANDONED] !== 0) Atomics.store(w, ABANDONED, 0);
     futexUnlock(w, STATE, ASYNC_WAITERS);
   }
 
   override toString(): string {
-    return `RLock(${this.locked ? `locked, count=${Atomics.load(this.words, COUNT)}` : 'unlocked'})`;
+    return `RLock(${this.locked ? `locked, count=${Atomics.load(this.words, DEPTH) + 1}` : 'unlocked'})`;
   }
 }
 
