@@ -10,8 +10,6 @@ import { describe, expect, it } from 'vitest';
 import { bigItem, idOfBig } from './fixtures/targets.mjs';
 import { finish, pause, spawn, startWorker, untilAtLeast, within } from './helpers';
 
-const PUT_LOCK = 16;
-const GET_LOCK = 32;
 const MIB = 1 << 20;
 
 /** Drain with getNowait: every item must be whole; returns their ids. */
@@ -52,7 +50,7 @@ describe('a timeout is honoured while a live thread holds the internal lock', ()
     const q = new Queue<string>();
     q.putNowait('a');
     const flags = new Int32Array(new SharedArrayBuffer(8));
-    const holder = spawn('holdInternalLock', [q, PUT_LOCK, flags]);
+    const holder = spawn('holdInternalLock', [q, 'putters', flags]);
     try {
       await untilAtLeast(flags, 0, 1);
       await expect(within(q.put('b', { timeout: 300 }), 5_000, 'put')).rejects.toThrow(QueueFull);
@@ -74,7 +72,7 @@ describe('a timeout is honoured while a live thread holds the internal lock', ()
     const q = new Queue<string>();
     q.putNowait('a');
     const flags = new Int32Array(new SharedArrayBuffer(8));
-    const holder = spawn('holdInternalLock', [q, GET_LOCK, flags]);
+    const holder = spawn('holdInternalLock', [q, 'getters', flags]);
     try {
       await untilAtLeast(flags, 0, 1);
       await expect(within(q.get({ timeout: 300 }), 5_000, 'get')).rejects.toThrow(QueueEmpty);
