@@ -276,9 +276,7 @@ export function namedTakeOrMark(w: Int32Array, i: number, held: number, waited: 
 /** If the word is still `v` and its holder's thread is gone, take the lock over (true): the caller repairs. */
 export function namedTakeOver(w: Int32Array, i: number, v: number, held: number): boolean {
   return (
-    Atomics.load(w, i) === v &&
-    isThreadGone(v >>> 1) &&
-    Atomics.compareExchange(w, i, v, held | NAMED_CONTENDED) === v
+    Atomics.load(w, i) === v && isThreadGone(v >>> 1) && Atomics.compareExchange(w, i, v, held | NAMED_CONTENDED) === v
   );
 }
 

@@ -1,9 +1,11 @@
 /**
  * Queue: Python's `queue.Queue` as a byte ring in shared memory, driven by
- * Atomics. The words are laid out in layout.ts; an item is one record in the
- * ring (record.ts: a header word, then its bytes). The files: side.ts (a
- * side's lock and sleepers), sections.ts (the locked sections, and the repair
- * after a holder died), slow.ts (waiting), joinable.ts (JoinableQueue).
+ * Atomics. The words are laid out in layout.ts (made in create.ts); an item is
+ * one record in the ring (record.ts: a header word, then its bytes; flat.ts,
+ * shapes.ts). The mechanics: side.ts (a side's lock and sleepers),
+ * sections.ts (the locked sections, and the repair after a holder died),
+ * slow.ts (waiting); joinable.ts: JoinableQueue. This file is the algorithm
+ * (this comment) and the public API with its documentation, hence its length.
  *
  * Two locks (Michael & Scott's two-lock queue, over a ring): producers
  * serialize on PUT_LOCK, consumers on GET_LOCK, and the two sides meet only
@@ -117,7 +119,6 @@ import {
   type SharedWords,
   type SyncWaitOptions,
   type WaitOptions,
-  allocateWords,
   checkSyncWaitOptions,
   deadlineOf,
   describeWords,
@@ -126,62 +127,45 @@ import {
   registerShareable,
   wordsView,
 } from '@conc/core';
-import { QueueEmpty, QueueShutDown, fullError, getBusyError, putBusyError, shutEmptyError, shutError } from './errors.js';
 import {
-  CAPACITY,
+  QueueEmpty,
+  QueueShutDown,
+  fullError,
+  getBusyError,
+  putBusyError,
+  shutEmptyError,
+  shutError,
+} from './errors.js';
+import {
   GET_COUNT,
   GET_LOCK,
-  GET_SLEEPERS,
-  GET_SLEEPY,
   HEAD,
-  HEADER_WORDS,
   KIND,
   KIND_JOINABLE,
-  KIND_QUEUE,
-  MAXSIZE,
-  NOT_EMPTY,
-  NOT_FULL,
   type Names,
   PUT_COUNT,
   PUT_LOCK,
   PUT_SEEN,
-  PUT_SLEEPERS,
-  PUT_SLEEPY,
-  SHAPES,
   SHUT,
   SHUTDOWN,
   TAIL,
   WAIT,
   namesFor,
 } from './layout.js';
-import { type EncodedItem, MAX_PAYLOAD, type Ring, encodeItem, scratchItem, snapshot } from './record.js';
+import { type EncodedItem, type Ring, encodeItem, scratchItem, snapshot } from './record.js';
 import { lockSync, lockSlow, lockedGet, lockedPut, spinUntilReady, takeItem } from './sections.js';
-import { SHAPE_TABLE_BYTES, Shapes } from './shapes.js';
-import { HELD, Side } from './side.js';
+import { HELD, type Side } from './side.js';
 import { slowAsync, slowSync } from './slow.js';
+import { type QueueOptions, allocateQueue, queueProperties } from './create.js';
 
 export type { SyncWaitOptions };
-
-/** Options of `new Queue(maxsize, options)`. */
-export interface QueueOptions {
-  /**
-   * Bytes of shared memory for the items (default 1 MiB, at most 256 MiB;
-   * rounded up to a multiple of 4). An item takes 4 bytes (small integers,
-   * booleans, null, undefined) to 4 + its serialized size; `put` waits while
-   * the item does not fit, and throws RangeError if it never could.
-   */
-  byteCapacity?: number;
-}
+export type { QueueOptions };
 
 /** Options of `shutdown()`. */
 export interface ShutdownOptions {
   /** Drop the items left and make `get` throw at once (each dropped item counts as done). */
   immediate?: boolean;
 }
-
-const DEFAULT_CAPACITY = 1 << 20;
-const MIN_CAPACITY = 16;
-const MAX_CAPACITY = MAX_PAYLOAD + 1; // 256 MiB
 
 /**
  * @internal For @conc/process's broker (which does not load this package):
@@ -247,30 +231,7 @@ export class Queue<T = unknown> {
    */
   constructor(maxsize = 0, options: QueueOptions = {}) {
     const name = joinableClass !== undefined && this instanceof joinableClass ? 'JoinableQueue' : 'Queue';
-    if (typeof maxsize !== 'number') throw new TypeError(`${name}: maxsize must be a number, got ${typeof maxsize}`);
-    if (!Number.isInteger(maxsize) || maxsize < 0 || maxsize > 0x7fffffff) {
-      throw new RangeError(`${name}: maxsize must be an integer >= 0 (0 for no bound), got ${maxsize}`);
-    }
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`${name}: options must be an object like { byteCapacity }, got ${String(options)}`);
-    }
-    const requested = options.byteCapacity ?? DEFAULT_CAPACITY;
-    if (
-      typeof requested !== 'number' ||
-      !Number.isInteger(requested) ||
-      requested < MIN_CAPACITY ||
-      requested > MAX_CAPACITY
-    ) {
-      throw new RangeError(
-        `${name}: byteCapacity must be an integer from ${MIN_CAPACITY} to ${MAX_CAPACITY} (256 MiB), got ${String(requested)}`,
-      );
-    }
-    const cap = (requested + 3) & ~3;
-    const words = allocateWords(HEADER_WORDS + (cap + SHAPE_TABLE_BYTES) / 4);
-    words[CAPACITY] = cap;
-    words[MAXSIZE] = maxsize;
-    words[KIND] = name === 'JoinableQueue' ? KIND_JOINABLE : KIND_QUEUE;
-    this.init(words);
+    this.init(allocateQueue(name, maxsize, options));
   }
 
   /** @internal Rebuild a queue over memory shared from another thread. */
@@ -283,27 +244,7 @@ export class Queue<T = unknown> {
   }
 
   private init(words: Int32Array): void {
-    const cap = words[CAPACITY];
-    const byteOffset = words.byteOffset + HEADER_WORDS * 4;
-    const ring: Ring = {
-      i32: new Int32Array(words.buffer, byteOffset, cap / 4),
-      u8: new Uint8Array(words.buffer, byteOffset, cap),
-      buf: Buffer.from(words.buffer, byteOffset, cap),
-      cap,
-      shapes: new Shapes(words, SHAPES, new Uint8Array(words.buffer, byteOffset + cap, SHAPE_TABLE_BYTES)),
-    };
-    const props: PropertyDescriptorMap = {
-      words: { value: words },
-      ring: { value: ring },
-      maxsize: { value: words[MAXSIZE], enumerable: true },
-      byteCapacity: { value: cap, enumerable: true },
-      span: { value: 2 * cap },
-      joinable: { value: words[KIND] === KIND_JOINABLE },
-      names: { value: words[KIND] === KIND_JOINABLE ? JOINABLE_NAMES : QUEUE_NAMES },
-      putters: { value: new Side(words, PUT_LOCK, PUT_SLEEPY, NOT_FULL, PUT_SLEEPERS) },
-      getters: { value: new Side(words, GET_LOCK, GET_SLEEPY, NOT_EMPTY, GET_SLEEPERS) },
-    };
-    Object.defineProperties(this, props);
+    Object.defineProperties(this, queueProperties(words, words[KIND] === KIND_JOINABLE ? JOINABLE_NAMES : QUEUE_NAMES));
   }
 
   private get label(): string {
@@ -402,7 +343,11 @@ export class Queue<T = unknown> {
     if (namedTryLock(w, PUT_LOCK, HELD)) {
       let r = lockedPut(this, encoded);
       // Full: poll briefly before paying for the async slow path.
-      if (r === WAIT && spinUntilReady(this, this.putters, encoded, SPIN_ASYNC, false) && namedTryLock(w, PUT_LOCK, HELD))
+      if (
+        r === WAIT &&
+        spinUntilReady(this, this.putters, encoded, SPIN_ASYNC, false) &&
+        namedTryLock(w, PUT_LOCK, HELD)
+      )
         r = lockedPut(this, encoded);
       if (r === undefined) return Promise.resolve();
       if (r === SHUT) return Promise.reject(shutError(method));
@@ -463,7 +408,15 @@ export class Queue<T = unknown> {
     }
     const v = lockedGet(this);
     if (v !== WAIT && v !== SHUT) return takeItem(v) as T;
-    return slowSync(this, this.getters, null, v, deadline ?? deadlineOf(options?.timeout), options?.timeout, method) as T;
+    return slowSync(
+      this,
+      this.getters,
+      null,
+      v,
+      deadline ?? deadlineOf(options?.timeout),
+      options?.timeout,
+      method,
+    ) as T;
   }
 
   /**

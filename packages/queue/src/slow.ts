@@ -41,7 +41,14 @@ function attempt(q: QueueState, side: Side, item: EncodedItem | null, restore: b
 }
 
 /** The error of a call that waited until its deadline (`busy`: for the lock). */
-function timedOut(q: Slow, side: Side, item: EncodedItem | null, method: string, timeout: number | undefined, busy: boolean) {
+function timedOut(
+  q: Slow,
+  side: Side,
+  item: EncodedItem | null,
+  method: string,
+  timeout: number | undefined,
+  busy: boolean,
+) {
   if (side === q.putters) return busy ? putBusyError(method, timeout) : fullError(q, method, item!.size, timeout);
   return busy ? getBusyError(method, timeout) : emptyError(method, timeout);
 }
