@@ -1,6 +1,6 @@
 /**
  * Why an item cannot be cloned into a queue: the DataCloneError every path
- * that refuses an item throws (a thread's put, in @conc/queue's codec; a
+ * that refuses an item throws (a thread's put, in @conc/queue's record.ts; a
  * child process's put, in @conc/process), so a refusal reads the same
  * wherever the put was made. The wording (which part is refused, and why)
  * is items.ts's; this file turns it into the error.

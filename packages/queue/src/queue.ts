@@ -10,7 +10,7 @@
  * Two locks (Michael & Scott's two-lock queue, over a ring): producers
  * serialize on PUT_LOCK, consumers on GET_LOCK, and the two sides meet only
  * through atomic loads of each other's line. One producer and one consumer
- * never contend. A lock is core's named futex (futex.ts; fast paths inlined
+ * never contend. A lock is core's named futex (futex.ts; the one-CAS take is tried
  * here): 0 free, else the holder thread's liveness id << 1, bit 0 set while
  * waiters may be parked. A waiter parks on a lock never past its call's
  * deadline: a timeout is always honoured, however long another thread holds

@@ -59,7 +59,7 @@ export interface Ring {
   shapes: Shapes;
 }
 
-/** The methods of Node's Buffer the codec uses on a ring. */
+/** The methods of Node's Buffer the record reader and writer use on a ring. */
 export interface RingBytes extends Uint8Array {
   write(s: string, offset: number, length: number, encoding: 'latin1' | 'utf16le'): number;
   toString(encoding?: 'latin1' | 'utf16le', start?: number, end?: number): string;

@@ -189,7 +189,7 @@ export function lockedGet(q: QueueState): unknown {
 }
 
 /** True while an item is in the queue (by the counts). */
-export function available(q: QueueState): boolean {
+function available(q: QueueState): boolean {
   const w = q.words;
   return Atomics.load(w, PUT_COUNT) !== Atomics.load(w, GET_COUNT);
 }
@@ -200,7 +200,7 @@ export function available(q: QueueState): boolean {
  * comes with that get's count. A stale TAIL (plain-written by producers)
  * is older, which over-estimates room: a spare retry, never a missed wake.
  */
-export function hasRoom(q: QueueState, size: number): boolean {
+function hasRoom(q: QueueState, size: number): boolean {
   const w = q.words;
   const head = Atomics.load(w, HEAD) & POS;
   const got = Atomics.load(w, GET_COUNT);

@@ -31,7 +31,7 @@ interface Slow extends QueueState {
   qsize(): number;
 }
 
-export function pastDeadline(deadline: number): boolean {
+function pastDeadline(deadline: number): boolean {
   return deadline !== Number.POSITIVE_INFINITY && performance.now() >= deadline;
 }
 
