@@ -47,7 +47,8 @@ export class Shapes {
 
   constructor(
     private readonly w: Int32Array,
-    private readonly at: number,
+    /** @internal the index of the table's lock word (its count and bytes follow; tests hold the lock) */
+    readonly at: number,
     private readonly table: Uint8Array,
   ) {}
 

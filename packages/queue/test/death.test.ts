@@ -89,6 +89,22 @@ describe('a timeout is honoured while a live thread holds the internal lock', ()
   }, 20_000);
 });
 
+describe('a thread that dies holding the shape table lock', () => {
+  it('is taken over: a put that needs a new shape goes in and comes out whole', async () => {
+    for (let round = 0; round < 3; round++) {
+      const q = new Queue<unknown>();
+      const flags = new Int32Array(new SharedArrayBuffer(8));
+      const victim = startWorker('holdShapeLock', [q, flags]);
+      await untilAtLeast(flags, 0, 1);
+      await victim.terminate();
+      // In a thread: without the takeover it would park on the lock for good (and this test fail, not block).
+      expect(await finish(spawn('putNewShape', [q]), 10_000)).toEqual({ neverSeenBefore: 1, norThis: 'x' });
+      q.putNowait({ neverSeenBefore: 2, norThis: 'y' }); // the shape is in the table now, and the lock free
+      expect(q.getNowait()).toEqual({ neverSeenBefore: 2, norThis: 'y' });
+    }
+  }, 40_000);
+});
+
 describe('a thread terminated inside putSync / getSync of 4 MiB items', () => {
   it('12 rounds: afterwards put/get with a 300 ms timeout settle, and the queue is whole and works', async () => {
     for (let round = 0; round < 12; round++) {
