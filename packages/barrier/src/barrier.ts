@@ -490,4 +490,11 @@ registerShareable(Barrier, {
   module: import.meta.url,
   share: (barrier) => ({ words: describeWords(barrier.words), parties: barrier.parties, timeout: barrier.timeout }),
   revive: (data) => Barrier.revive(data),
+  // Into a child process (@conc/process): a waiter holds nothing; nothing to
+  // book (a dead child's pending wait is aborted, as all its calls are).
+  process: {
+    methods: ['wait', 'waitSync', 'reset', 'abort'],
+    getters: ['parties', 'timeout', 'nWaiting', 'broken'],
+    async: ['wait'],
+  },
 });

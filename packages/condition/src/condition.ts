@@ -980,4 +980,33 @@ registerShareable(Condition, {
   module: import.meta.url,
   share: (cond) => ({ words: describeWords(cond.words), lock: encode(cond.lock, 'thread', 'Condition.lock') }),
   revive: (data) => Condition.revive(data),
+  // Into a child process (@conc/process): the lock is shared alongside (the
+  // child's `cond.lock` is a proxy of the same Lock or RLock), and what a
+  // dead child holds is the lock's business (its own hooks). A wait lets go
+  // of the lock and takes it back before it settles (notified, timed out or
+  // aborted): while it waits, the waiter is not a holder. A wait that
+  // settles after its child died lets go of the lock again, unflagged.
+  process: {
+    methods: ['acquire', 'acquireSync', 'tryAcquire', 'release', 'wait', 'waitSync', 'notify', 'notifyAll'],
+    async: ['acquire', 'wait'],
+    local: ['waitFor', 'waitForSync'],
+    describe: (cond) => ({ lock: encode(cond.lock, 'process', 'Condition.lock') }),
+    onCall(cond, call, held) {
+      const lock = cond.lock;
+      if (call.name !== 'wait') return held.forward(lock, call);
+      const plain = !(lock instanceof RLock);
+      if (call.phase === 'waiting') call.note = plain && held.letGo(lock);
+      else if (call.phase === 'done' || call.aborted) {
+        if (!held.gone) {
+          if (plain) held.hold(lock);
+        } else if (plain) lock.release();
+        else
+          held.as(held.token, () => {
+            do lock.release();
+            while (lock.isOwned());
+          });
+      } else if (plain && call.note === true && !held.held(lock) && lock.locked) held.hold(lock); // refused: never let go
+    },
+    onDeath: (cond, held) => held.forwardDeath(cond.lock),
+  },
 });

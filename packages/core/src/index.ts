@@ -39,7 +39,23 @@ export {
   type Destination,
   type ShareSpec,
   type ShareEntry,
+  type ProcessSpec,
+  type ProcessCall,
+  type ProcessHoldings,
+  type ProcessFeed,
+  type ProcessLend,
 } from './share.js';
+export {
+  WALK_SKIP,
+  WALK_STOP,
+  WalkReplacement,
+  walk,
+  walkReplace,
+  type WalkAt,
+  type WalkOptions,
+  type WalkStep,
+  type WalkVisitor,
+} from './walk.js';
 export { Acquirable, type AcquireRelease, type Guard } from './guard.js';
 export { MAX_TIMER_MS, setLongTimeout, type LongTimeout } from './timers.js';
 export { primitiveItemMessage, uncloneableItemMessage } from './items.js';

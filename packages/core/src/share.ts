@@ -42,8 +42,8 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { types } from 'node:util';
 import { DataCloneError } from './errors.js';
+import { WALK_SKIP, WALK_STOP, isPlainObject, walk, walkReplace } from './walk.js';
 
 /** Where a shared value is going: a thread of this process, or a child process. */
 export type Destination = 'thread' | 'process';
@@ -58,6 +58,131 @@ export interface ShareSpec<T> {
   share(value: T, destination: Destination): unknown;
   /** Build an instance from what `share` returned. */
   revive(data: any): T;
+  /** How it crosses into a child process (served by @conc/process); without it a child can call nothing. */
+  process?: ProcessSpec<T>;
+}
+
+/**
+ * How a primitive is served to child processes by @conc/process, which knows
+ * no primitive by name: a child holds a proxy whose public methods and
+ * getters are forwarded to the owner's broker thread, which runs them on the
+ * real primitive and calls the hooks below. The broker refuses any name not
+ * listed (TypeScript-private methods, Object.prototype's names, raw fields).
+ *
+ * The hooks run in the broker (the owner's process), on the real primitive.
+ * `onCall` keeps the books of what a child's process holds; `onDeath` gives
+ * it back when the child is gone (exit, throw, SIGKILL). A call that
+ * completes after the child is gone (`holdings.gone`) must undo itself in
+ * `onCall`: the child never learnt of it.
+ */
+export interface ProcessSpec<T> {
+  /** Public methods a child may call (an `xSync` listed along with its `x`). */
+  methods: readonly string[];
+  /** Public getters a child may read. */
+  getters?: readonly string[];
+  /**
+   * Methods that return a Promise: the `x` of an x / xSync pair (the broker,
+   * which never blocks, runs `x` for a child's `xSync`; options are the last
+   * parameter, a signal in them is the child's abort). An async function not
+   * listed is async too.
+   */
+  async?: readonly string[];
+  /** Members composed of others, run on the proxy itself (Acquirable's guard/withLock always are). */
+  local?: readonly (string | symbol)[];
+  /** Parent side: own properties of the child's proxy (encode a primitive in them, as a Condition's lock). */
+  describe?(value: T): Record<string, unknown>;
+  /** The largest item (bytes) a child may send it in one request (a queue's byteCapacity); default a few MiB. */
+  requestBytes?(value: T): number;
+  /** Broker: a call of a child's (phases: see {@link ProcessCall}); record what its process holds now. */
+  onCall?(value: T, call: ProcessCall, holdings: ProcessHoldings): void;
+  /** Broker: the child's process is gone; give back what it holds (its calls are aborted and settled first). */
+  onDeath?(value: T, holdings: ProcessHoldings): void;
+  /** Calls sent ahead, without waiting for a reply (a queue's puts): see {@link ProcessFeed}. */
+  feed?: ProcessFeed<T>;
+  /** Calls that take one item out, lent until the child acknowledges it (a queue's gets): {@link ProcessLend}. */
+  lend?: ProcessLend<T>;
+}
+
+/**
+ * One call of a child, as the broker sees it. `waiting`: an async call has
+ * started and not settled; `done`: it returned or resolved `result`;
+ * `failed`: it threw or rejected (`aborted`: by the child's abort or its
+ * death). The same object goes through every phase of one call (`note` is
+ * the hook's own, from one phase to the next).
+ */
+export interface ProcessCall {
+  readonly name: string;
+  phase: 'waiting' | 'done' | 'failed';
+  result?: unknown;
+  aborted?: boolean;
+  note?: unknown;
+}
+
+/** What a hook knows of the child's process (its connection to the broker). */
+export interface ProcessHoldings {
+  /** The child's process is gone (its connection closed). */
+  readonly gone: boolean;
+  /** The token the call ran as (one per child thread: an RLock's owner). */
+  readonly token: number;
+  /** The tokens of every thread of the child's process that called. */
+  readonly tokens: Iterable<number>;
+  /** Run `fn` as `token` (an RLock's release for a thread of the child). */
+  as<R>(token: number, fn: () => R): R;
+  /** Broker-wide books: this process holds `value` now (a Lock, identified by its words). */
+  hold(value: object): void;
+  /** Whoever held `value`, nobody does now (any process may release a Lock). */
+  drop(value: object): void;
+  /** If this process holds `value`, it does not any more; returns whether it did. */
+  letGo(value: object): boolean;
+  /** Does this process hold `value`? */
+  holds(value: object): boolean;
+  /** Does any process hold `value`? */
+  held(value: object): boolean;
+  /** Run the `onCall` hook of `value`'s own class for this call (a Condition's lock). */
+  forward(value: object, call: ProcessCall): void;
+  /** Run the `onDeath` hook of `value`'s own class. */
+  forwardDeath(value: object): void;
+}
+
+/**
+ * Calls sent ahead (Python's feeder thread): a child's `methods` post their
+ * first argument (the item) at once, one frame each, and return without a
+ * reply; a refusal comes back with a later call. The broker puts each in
+ * with `now`, and, when `now` says there is no room, the rest with `wait`,
+ * holding the calling thread's later requests until they are in.
+ */
+export interface ProcessFeed<T> {
+  /** The methods that are sent ahead (async, xSync and the no-wait one); others of the class are calls. */
+  methods: readonly string[];
+  /** Child: whether this instance's are sent ahead (from `describe`'s facts); otherwise they are calls. */
+  applies?(info: Record<string, unknown>): boolean;
+  /** Broker: put `item` in now; false: no room. Throws a refusal. */
+  now(value: T, item: unknown): boolean;
+  /** Broker: put `item` in, waiting for room. */
+  wait(value: T, item: unknown): Promise<unknown>;
+  /** A refusal after which every later item is refused too (shut down). */
+  final?(error: unknown): boolean;
+  /** Child: the error `method` throws once a final refusal is known; `dropped`: items of this process refused by it. */
+  closed?(method: string, dropped?: number): Error;
+}
+
+/**
+ * Calls that take one item each (a queue's gets), one round trip per item:
+ * no item is fetched ahead. The item is lent: booked for the calling thread
+ * until the child acknowledges it as taken; an item a dead child (or a
+ * get that gave up) had not taken goes back with `restore`.
+ */
+export interface ProcessLend<T> {
+  /** The async method, its xSync, and the one that does not wait. */
+  methods: readonly string[];
+  /** Broker: take an item now; throws if there is none. */
+  now(value: T): unknown;
+  /** Broker: take an item, waiting with the child's options (and the broker's signal). */
+  wait(value: T, options: Record<string, unknown>): Promise<unknown>;
+  /** Broker: give back an item taken and not delivered (at the tail; a shutdown without immediate does not refuse it). */
+  restore(value: T, item: unknown): void;
+  /** Child: the error of an async take that timed out. */
+  timedOut(method: string, ms: number): Error;
 }
 
 interface Entry {
@@ -65,6 +190,7 @@ interface Entry {
   module: string;
   share(value: unknown, destination: Destination): unknown;
   revive(data: unknown): unknown;
+  process?: ProcessSpec<any>;
   /** The registered class (its prototype is what @conc/process's proxies inherit from). */
   cls?: Function;
 }
@@ -129,12 +255,6 @@ export function shareTag(value: unknown): string | undefined {
   return typeof tag === 'string' && registry.has(tag) ? tag : undefined;
 }
 
-function isPlainObject(value: object): boolean {
-  if (types.isProxy(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 /** Key that marks the object {@link encode} returns. */
 const ENCODED = '__conc_encoded__';
 
@@ -167,104 +287,43 @@ export function isEncoded(value: unknown): value is Encoded {
  * once): throw a {@link DataCloneError} naming the first function or symbol,
  * and say whether a registered instance is inside.
  */
-function scan(value: unknown, destination: Destination, path: string, seen: Set<object>): boolean {
-  if (typeof value !== 'object' || value === null) {
-    if (typeof value === 'function') {
-      throw new DataCloneError(
-        `${path} is a function (${value.name || 'anonymous'}); functions cannot be sent to another ${destination}`,
-      );
-    }
-    if (typeof value === 'symbol') {
-      throw new DataCloneError(
-        `${path} is a symbol (${String(value)}); symbols cannot be sent to another ${destination}`,
-      );
-    }
-    return false;
-  }
-  if (seen.has(value)) return false;
-  seen.add(value);
-  if (shareTag(value) !== undefined) return true;
+function scan(value: unknown, destination: Destination, path: string): boolean {
   let found = false;
-  if (Array.isArray(value)) {
-    value.forEach((v, i) => {
-      if (scan(v, destination, `${path}[${i}]`, seen)) found = true;
-    });
-  } else if (value instanceof Map) {
-    for (const [k, v] of value) {
-      if (scan(k, destination, `${path} (a Map key)`, seen)) found = true;
-      if (scan(v, destination, `${path}.get(${String(k)})`, seen)) found = true;
-    }
-  } else if (value instanceof Set) {
-    let i = 0;
-    for (const v of value) if (scan(v, destination, `${path}.values()[${i++}]`, seen)) found = true;
-  } else if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
-      if (scan((value as any)[key], destination, `${path}.${key}`, seen)) found = true;
-    }
-  }
+  walk(
+    value,
+    (v, at) => {
+      if (typeof v === 'function') {
+        throw new DataCloneError(
+          `${at.path()} is a function (${v.name || 'anonymous'}); functions cannot be sent to another ${destination}`,
+        );
+      }
+      if (typeof v === 'symbol') {
+        throw new DataCloneError(
+          `${at.path()} is a symbol (${String(v)}); symbols cannot be sent to another ${destination}`,
+        );
+      }
+      if (shareTag(v) === undefined) return;
+      found = true;
+      return WALK_SKIP;
+    },
+    { path },
+  );
   return found;
 }
 
-/** Set own property `key` (also `__proto__`) of a fresh object. */
-function setOwn(out: Record<string, unknown>, key: string, v: unknown): void {
-  if (key === '__proto__')
-    Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-  else out[key] = v;
-}
-
 /** Copy the walked containers of `value` (memoized: shared references and cycles kept), instances to placeholders. */
-function copy(
-  value: unknown,
-  destination: Destination,
-  path: string,
-  memo: Map<object, unknown>,
-  table: SharedRef[],
-): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  const known = memo.get(value);
-  if (known !== undefined) return known;
-  const tag = shareTag(value);
-  if (tag !== undefined) {
-    const p = {};
-    memo.set(value, p);
-    table.push({ p, ...shareOne(value, tag, destination, path) });
-    return p;
-  }
-  if (Array.isArray(value)) {
-    const out: unknown[] = new Array(value.length);
-    memo.set(value, out);
-    value.forEach((v, i) => {
-      out[i] = copy(v, destination, `${path}[${i}]`, memo, table);
-    });
-    return out;
-  }
-  if (value instanceof Map) {
-    const out = new Map();
-    memo.set(value, out);
-    for (const [k, v] of value) {
-      out.set(
-        copy(k, destination, `${path} (a Map key)`, memo, table),
-        copy(v, destination, `${path}.get(${String(k)})`, memo, table),
-      );
-    }
-    return out;
-  }
-  if (value instanceof Set) {
-    const out = new Set();
-    memo.set(value, out);
-    let i = 0;
-    for (const v of value) out.add(copy(v, destination, `${path}.values()[${i++}]`, memo, table));
-    return out;
-  }
-  if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    memo.set(value, out);
-    for (const key of Object.keys(value)) {
-      setOwn(out, key, copy((value as any)[key], destination, `${path}.${key}`, memo, table));
-    }
-    return out;
-  }
-  return value;
+function copy(value: unknown, destination: Destination, path: string, table: SharedRef[]): unknown {
+  return walk(
+    value,
+    (v, at) => {
+      const tag = shareTag(v);
+      if (tag === undefined) return;
+      const p = {};
+      table.push({ p, ...shareOne(v as object, tag, destination, at.path()) });
+      return walkReplace(p);
+    },
+    { path, copy: true },
+  );
 }
 
 /** The table entry (less its placeholder) of one registered instance. */
@@ -294,9 +353,9 @@ function shareOne(value: object, tag: string, destination: Destination, path: st
  * the value in error messages. Pass the result to {@link decode} there.
  */
 export function encode(value: unknown, destination: Destination = 'thread', path = 'value'): Encoded {
-  if (!scan(value, destination, path, new Set())) return { [ENCODED]: 1, v: value };
+  if (!scan(value, destination, path)) return { [ENCODED]: 1, v: value };
   const table: SharedRef[] = [];
-  const v = copy(value, destination, path, new Map(), table);
+  const v = copy(value, destination, path, table);
   return { [ENCODED]: 1, v, s: table };
 }
 
@@ -340,53 +399,16 @@ function reviveOne(ref: SharedRef): unknown {
   return entry.revive(ref.data);
 }
 
-/** Replace placeholders inside `value` in place (cycles followed once). */
-function replace(value: unknown, revived: Map<object, unknown>, seen: Set<object>): void {
-  if (typeof value !== 'object' || value === null || seen.has(value)) return;
-  seen.add(value);
-  const swap = (x: unknown) => (typeof x === 'object' && x !== null && revived.has(x) ? revived.get(x) : x);
-  if (Array.isArray(value)) {
-    value.forEach((x, i) => {
-      const y = swap(x);
-      if (y !== x) value[i] = y;
-      else replace(x, revived, seen);
-    });
-  } else if (value instanceof Map) {
-    const entries = [...value];
-    if (entries.some(([k, v]) => swap(k) !== k || swap(v) !== v)) {
-      value.clear();
-      for (const [k, v] of entries) value.set(swap(k), swap(v));
-    }
-    for (const [k, v] of entries) {
-      replace(k, revived, seen);
-      replace(v, revived, seen);
-    }
-  } else if (value instanceof Set) {
-    const items = [...value];
-    if (items.some((x) => swap(x) !== x)) {
-      value.clear();
-      for (const x of items) value.add(swap(x));
-    }
-    for (const x of items) replace(x, revived, seen);
-  } else if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
-      const x = (value as any)[key];
-      const y = swap(x);
-      if (y !== x) setOwn(value as Record<string, unknown>, key, y);
-      else replace(x, revived, seen);
-    }
-  }
-}
-
 /** Revive every instance of `encoded`'s table; their classes must be registered (see {@link decode}). */
 export function decodeSync(encoded: Encoded): unknown {
   const { v, s } = checkEncoded(encoded);
   if (!s || s.length === 0) return v;
   const revived = new Map<object, unknown>();
   for (const ref of s) revived.set(ref.p, reviveOne(ref));
-  if (typeof v === 'object' && v !== null && revived.has(v)) return revived.get(v);
-  replace(v, revived, new Set());
-  return v;
+  // The placeholders, replaced in place (v is the receiver's own copy).
+  return walk(v, (x) =>
+    typeof x === 'object' && x !== null && revived.has(x) ? walkReplace(revived.get(x)) : undefined,
+  );
 }
 
 /** Load what is needed and revive every instance in `encoded`. */
@@ -418,28 +440,26 @@ export function setRemoteReviver(reviver: (remote: RemoteRef, entry: Entry) => u
 
 /**
  * Find the first part of `value` that structured clone refuses and say where.
- * Used after a failed postMessage to name the bad argument.
+ * Used after a failed postMessage to name the bad argument. Looks into the
+ * arrays and plain objects that fail, down to the first failing part with
+ * no failing part inside (a Map or Set that fails is named whole).
  */
-export function findUncloneable(value: unknown, path: string, seen = new Set<object>()): string | undefined {
-  if (typeof value === 'object' && value !== null) {
-    if (seen.has(value)) return undefined;
-    seen.add(value);
-  }
-  try {
-    structuredClone(value);
-    return undefined;
-  } catch (error) {
-    if (typeof value === 'object' && value !== null) {
-      const entries = Array.isArray(value)
-        ? value.map((v, i) => [`${path}[${i}]`, v] as const)
-        : isPlainObject(value)
-          ? Object.keys(value).map((k) => [`${path}.${k}`, (value as any)[k]] as const)
-          : [];
-      for (const [p, v] of entries) {
-        const found = findUncloneable(v, p, seen);
-        if (found) return found;
+export function findUncloneable(value: unknown, path: string): string | undefined {
+  let found: string | undefined;
+  walk(
+    value,
+    (v, at) => {
+      try {
+        structuredClone(v);
+        return WALK_SKIP;
+      } catch (error) {
+        found = `${at.path()}: ${(error as Error).message.replace(/\.$/, '')}`;
+        const inside = typeof v === 'object' && v !== null && (Array.isArray(v) || isPlainObject(v));
+        return inside ? undefined : WALK_STOP;
       }
-    }
-    return `${path}: ${(error as Error).message.replace(/\.$/, '')}`;
-  }
+    },
+    // Left: nothing inside it failed, so it is the one.
+    { path, leave: () => WALK_STOP },
+  );
+  return found;
 }

@@ -179,4 +179,6 @@ registerShareable(Event, {
   module: import.meta.url,
   share: (event) => ({ words: describeWords(event.words) }),
   revive: (data) => Event.revive(data),
+  // Into a child process (@conc/process): a waiter holds nothing; nothing to book.
+  process: { methods: ['isSet', 'set', 'clear', 'wait', 'waitSync'], async: ['wait'], local: ['toString'] },
 });

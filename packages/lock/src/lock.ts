@@ -188,4 +188,23 @@ registerShareable(Lock, {
   module: import.meta.url,
   share: (lock) => ({ words: describeWords(lock.words) }),
   revive: (data) => Lock.revive(data),
+  // Into a child process (@conc/process): any process may release a Lock, as
+  // in Python, so the broker books which process took it, and a release by
+  // anyone clears that; a dead holder's Lock is released abandoned. An
+  // acquire that completes after its child died is given back, unflagged.
+  process: {
+    methods: ['acquire', 'acquireSync', 'tryAcquire', 'release'],
+    getters: ['locked', 'abandoned'],
+    async: ['acquire'],
+    local: ['toString'],
+    onCall(lock, call, held) {
+      if (call.phase !== 'done') return;
+      if (call.name === 'release') held.drop(lock);
+      else if (call.result === true && held.gone) lock.release();
+      else if (call.result === true) held.hold(lock);
+    },
+    onDeath(lock, held) {
+      if (held.letGo(lock) && lock.locked) lock.releaseAbandoned();
+    },
+  },
 });

@@ -204,4 +204,20 @@ registerShareable(RLock, {
   module: import.meta.url,
   share: (lock) => ({ words: describeWords(lock.words) }),
   revive: (data) => RLock.revive(data),
+  // Into a child process (@conc/process): ownership is real there too (each
+  // child thread calls as a token of its own), so nothing is booked; a dead
+  // child's levels are released abandoned, and a level an acquire took after
+  // its child died is given back, unflagged.
+  process: {
+    methods: ['acquire', 'acquireSync', 'tryAcquire', 'release', 'isOwned'],
+    getters: ['locked', 'abandoned', 'recursionLevel'],
+    async: ['acquire'],
+    onCall(lock, call, held) {
+      const took = (call.name === 'acquire' || call.name === 'tryAcquire') && call.result === true;
+      if (call.phase === 'done' && took && held.gone) held.as(held.token, () => lock.release());
+    },
+    onDeath(lock, held) {
+      for (const token of held.tokens) lock.releaseAbandoned(token);
+    },
+  },
 });

@@ -60,12 +60,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, Worker, isMainThread, threadId } from 'node:worker_threads';
 import { type RemoteRef, type ShareEntry, encode, setProcessSharer } from '@conc/core';
-import { describeForChild } from './remote.js';
+import { describeForChild, requestBytesOf } from './spec.js';
 import { watchDir } from './watchdog.js';
-import { KEY_BYTES } from './wire.js';
+import { KEY_BYTES, type OwnerMessage, type Registration } from './wire.js';
 
 /** Module the receiving side loads to revive references (core's `bridge`). */
-export const clientUrl = new URL('./client.cjs', import.meta.url).href;
+const clientUrl = new URL('./client.cjs', import.meta.url).href;
 const brokerFile = fileURLToPath(new URL('./broker-worker.cjs', import.meta.url));
 
 /** What a child receives for a primitive. */
@@ -74,6 +74,8 @@ export interface BrokerRef extends RemoteRef {
   id: number;
   tag: string;
   info?: Record<string, unknown>;
+  /** The largest item a child may send it in one request (its ProcessSpec.requestBytes), if set. */
+  cap?: number;
 }
 
 interface Broker {
@@ -196,7 +198,7 @@ export function keysForChild(sockets: Set<string>): { keys: Record<string, strin
   for (const socket of sockets) {
     if (broker && socket === broker.socket) {
       mine = randomBytes(KEY_BYTES).toString('hex');
-      broker.port.postMessage({ key: mine });
+      broker.port.postMessage({ key: mine } satisfies OwnerMessage);
       keys[socket] = mine;
     } else {
       const key = held?.get(socket);
@@ -207,26 +209,27 @@ export function keysForChild(sockets: Set<string>): { keys: Record<string, strin
   return {
     keys: Object.keys(keys).length > 0 ? keys : undefined,
     revoke() {
-      if (mine !== undefined) owner?.port.postMessage({ revoke: mine });
+      if (mine !== undefined) owner?.port.postMessage({ revoke: mine } satisfies OwnerMessage);
       mine = undefined;
     },
   };
 }
 
 /** Register `value` (a local primitive) with this thread's broker; returns its reference. */
-export function shareWithChildren(value: object, entry: ShareEntry): BrokerRef {
+function shareWithChildren(value: object, entry: ShareEntry): BrokerRef {
   broker ??= startBroker();
   let id = broker.ids.get(value);
   const info = describeForChild(entry.tag, value);
+  const cap = requestBytesOf(entry.tag, value) || undefined;
   if (id === undefined) {
     id = ++broker.next;
     broker.ids.set(value, id);
-    // cap: a queue's byteCapacity raises the size of request the broker accepts (wire.ts requestCap).
-    const cap = typeof info?.byteCapacity === 'number' ? info.byteCapacity : undefined;
-    broker.port.postMessage({ id, tag: entry.tag, marker: encode(value, 'thread'), cap });
+    // cap raises the size of request the broker accepts (wire.ts requestCap).
+    const registration: Registration = { id, tag: entry.tag, marker: encode(value, 'thread'), cap };
+    broker.port.postMessage(registration);
   }
   (globalThis as any)[SHARING]?.add(broker.socket);
-  return { bridge: clientUrl, socket: broker.socket, id, tag: entry.tag, info };
+  return { bridge: clientUrl, socket: broker.socket, id, tag: entry.tag, info, cap };
 }
 
 /** Install core's process sharer (idempotent). */

@@ -6,7 +6,7 @@
  * from the calling thread, replies go back as the broker wrote them.
  *
  *   thread --BroadcastChannel "conc.process.t<id>"--> here --socket--> broker
- *   broker --socket--> here --channel + wake word bump/notify--> thread
+ *   broker --socket--> here --channel + wake word bump/wake--> thread
  *
  * Invariants:
  *   - Frames to one broker are written in the order the requests arrived
@@ -29,7 +29,18 @@
 import { connect, type Socket } from 'node:net';
 import { serialize } from 'node:v8';
 import { BroadcastChannel, workerData } from 'node:worker_threads';
-import { FrameReader, FrameWriter, KEY_BYTES, MB_READY } from './wire.js';
+import { wake } from '@conc/core';
+import {
+  type BridgeReady,
+  type ErrorReply,
+  FrameReader,
+  FrameWriter,
+  KEY_BYTES,
+  MB_READY,
+  type ThreadHello,
+  type ThreadPost,
+  type ThreadReply,
+} from './wire.js';
 
 const mb = new Int32Array(workerData.mailbox as SharedArrayBuffer);
 const parentPid: number = workerData.ppid;
@@ -52,15 +63,7 @@ const threads = new Map<number, ThreadLink>();
 
 function bump(slot: number): void {
   Atomics.add(mb, slot, 1);
-  Atomics.notify(mb, slot);
-}
-
-/** What a thread posts: socket, its call id (0: no reply), the serialized body; x: an abort of call c. */
-interface Out {
-  s: string;
-  c: number;
-  b: Uint8Array;
-  x?: 1;
+  wake(mb, slot);
 }
 
 class Link {
@@ -123,12 +126,12 @@ class Link {
   /** Fail what waits and what is in flight, and every later request, with `message`. */
   private fail(message: string): void {
     this.writer = undefined;
-    this.failed = serialize({ ok: false, e: { name: 'Error', message } });
+    this.failed = serialize({ ok: false, e: { name: 'Error', message } } satisfies ErrorReply);
     for (const [c] of this.waiting.splice(0)) if (c !== 0) this.onReply(c, this.failed);
     for (const c of [...this.routes.keys()]) this.onReply(c, this.failed);
   }
 
-  send(t: number, m: Out): void {
+  send(t: number, m: ThreadPost): void {
     let c = 0;
     if (m.x) {
       const mapped = this.byCaller.get(`${t}:${m.c}`);
@@ -154,14 +157,14 @@ class Link {
     const link = threads.get(route.t);
     if (!link) return;
     // A copy of exactly the body (the reader's buffer holds other frames too).
-    link.bc.postMessage({ c: route.c, b: new Uint8Array(body) });
+    link.bc.postMessage({ c: route.c, b: new Uint8Array(body) } satisfies ThreadReply);
     bump(link.slot);
   }
 }
 
 const links = new Map<string, Link>();
 
-function fromThread(t: number, m: Out): void {
+function fromThread(t: number, m: ThreadPost): void {
   if (typeof m?.s !== 'string' || !(m.b instanceof Uint8Array)) return;
   let link = links.get(m.s);
   if (!link) links.set(m.s, (link = new Link(m.s)));
@@ -170,17 +173,17 @@ function fromThread(t: number, m: Out): void {
 
 const hello = new BroadcastChannel('conc.process.hello');
 hello.onmessage = (e: any) => {
-  const { t, slot } = e.data as { t: number; slot: number };
+  const { t, slot } = e.data as ThreadHello;
   const old = threads.get(t);
   if (old) old.bc.close();
   const bc = new BroadcastChannel(`conc.process.t${t}`);
   bc.onmessage = (m: any) => {
-    if (m.data?.k !== 'ready') fromThread(t, m.data);
+    if ((m.data as BridgeReady)?.k !== 'ready') fromThread(t, m.data as ThreadPost);
   };
   threads.set(t, { bc, slot });
-  bc.postMessage({ k: 'ready' });
+  bc.postMessage({ k: 'ready' } satisfies BridgeReady);
   bump(slot);
 };
 
 Atomics.store(mb, MB_READY, 1);
-Atomics.notify(mb, MB_READY);
+wake(mb, MB_READY);

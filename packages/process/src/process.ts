@@ -49,6 +49,7 @@ import {
   remaining,
   setLongTimeout,
   throwIfAborted,
+  walk,
 } from '@conc/core';
 import { type SerializedError, type Target, refuseWhileImportingTarget, reviveError, targetSpec } from '@conc/thread';
 import { installProcessSharer, keysForChild, sharedSockets } from './broker.js';
@@ -80,27 +81,28 @@ const childFile = fileURLToPath(new URL('./child.cjs', import.meta.url));
 
 installProcessSharer();
 
-/** Refuse what cannot cross a process boundary, naming the argument and why. */
-function checkCrossable(value: unknown, path: string, seen = new Set<object>()): void {
-  if (typeof value !== 'object' || value === null) return;
-  if (seen.has(value)) return;
-  seen.add(value);
-  if (value instanceof SharedArrayBuffer) {
-    throw new DataCloneError(
-      `Process.start: ${path} is a SharedArrayBuffer; processes share no memory, so it cannot be sent to a child process (pass a conc primitive such as a Queue, or copy the data)`,
-    );
-  }
-  if (ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer) {
-    throw new DataCloneError(
-      `Process.start: ${path} is a ${value.constructor.name} over a SharedArrayBuffer; processes share no memory, so it cannot be sent to a child process (pass a conc primitive such as a Queue, or copy it with .slice())`,
-    );
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) checkCrossable(value[i], `${path}[${i}]`, seen);
-  } else if (value instanceof Map) for (const [k, v] of value) checkCrossable(v, `${path}.get(${String(k)})`, seen);
-  else if (value instanceof Set) for (const v of value) checkCrossable(v, `${path} (a Set member)`, seen);
-  else if (!ArrayBuffer.isView(value))
-    for (const k of Object.keys(value)) checkCrossable((value as any)[k], `${path}.${k}`, seen);
+/**
+ * Refuse what cannot cross a process boundary, naming the argument and why
+ * (core's walk: arrays, Maps, Sets, and objects of any class by their keys;
+ * nothing inside an ArrayBuffer view is looked at).
+ */
+function checkCrossable(value: unknown, path: string): void {
+  walk(
+    value,
+    (v, at) => {
+      if (v instanceof SharedArrayBuffer) {
+        throw new DataCloneError(
+          `Process.start: ${at.path()} is a SharedArrayBuffer; processes share no memory, so it cannot be sent to a child process (pass a conc primitive such as a Queue, or copy the data)`,
+        );
+      }
+      if (ArrayBuffer.isView(v) && v.buffer instanceof SharedArrayBuffer) {
+        throw new DataCloneError(
+          `Process.start: ${at.path()} is a ${v.constructor.name} over a SharedArrayBuffer; processes share no memory, so it cannot be sent to a child process (pass a conc primitive such as a Queue, or copy it with .slice())`,
+        );
+      }
+    },
+    { path, objects: 'all' },
+  );
 }
 
 /**

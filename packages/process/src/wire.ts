@@ -14,7 +14,7 @@
  *   body  v8.serialize(Request) or v8.serialize(Reply).
  *
  * A connection opens with the key the child received for this broker over
- * its own IPC channel (`frame(0, 0, key)`, see KEY_BYTES), answered by an
+ * its own IPC channel (a frame c = 0, t = 0 whose body is the key, see KEY_BYTES), answered by an
  * empty frame; the broker reads nothing else from a connection before it.
  * Request frames are capped (requestCap): a larger announced length closes
  * the connection before its body is buffered.
@@ -23,22 +23,116 @@
  * (FrameWriter), so a burst of calls costs one syscall.
  */
 import type { Socket } from 'node:net';
+import type { SerializedError } from './errors.js';
 
+// ---- bodies of request frames (child -> broker) ------------------------------
+
+/** Call public method `m` of primitive `o` with args `a` (`g: 1`: read public getter `m`); `s`: index of the options. */
+export interface CallRequest {
+  k: 'call';
+  o: number;
+  m: string;
+  a: unknown[];
+  g?: 1;
+  s?: number;
+}
+/** Abort the call the frame's call id names (of the frame's thread). */
+export interface AbortRequest {
+  k: 'abort';
+}
+/** Items sent ahead to a primitive's feed (ProcessFeed); an empty list only asks for what was refused. */
+export interface FeedRequest {
+  k: 'feed';
+  o: number;
+  items: unknown[];
+}
+/** Take one item of a primitive's lend (ProcessLend) with options `a[0]`; `wait: 0`: only if there is one now. */
+export interface LendRequest {
+  k: 'take';
+  o: number;
+  a: unknown[];
+  wait?: 0;
+}
+/** Lent item `l` was taken (`back: 1`: it goes back); `all: 1`: the thread has ended, all lent to it goes back. */
+export interface AckRequest {
+  k: 'ack';
+  o: number;
+  l?: number;
+  back?: 1;
+  all?: 1;
+}
+/** The thread is done: answered once every put of the connection still in progress is in. */
+export interface ByeRequest {
+  k: 'bye';
+}
 /** Client -> broker (the body of a request frame). */
-export type Request =
-  | { k: 'call'; o: number; m: string; a: unknown[]; g?: 1; s?: number }
-  | { k: 'abort' }
-  | { k: 'putMany'; o: number; items: unknown[] }
-  | { k: 'getMany'; o: number; a: unknown[]; wait?: 0 }
-  | { k: 'ack'; o: number; l?: number; back?: 1; all?: 1 }
-  | { k: 'bye' };
+export type Request = CallRequest | AbortRequest | FeedRequest | LendRequest | AckRequest | ByeRequest;
 
-/** Broker -> client (the body of a reply frame); `l`: the lend id of the queue item a getMany brings. */
-export type Reply = { ok: true; v?: unknown; l?: number } | { ok: false; e: unknown };
+// ---- bodies of reply frames (broker -> child) --------------------------------
 
-export const HEADER = 12;
+/** Success: the value (encoded by core if it holds primitives); `l`: the lend id of an item a LendRequest brings. */
+export interface OkReply {
+  ok: true;
+  v?: unknown;
+  l?: number;
+}
+/** Failure: the error as peers get it (no stack); `n`: items a shutdown dropped. */
+export interface ErrorReply {
+  ok: false;
+  e: SerializedError;
+  n?: number;
+}
+export type Reply = OkReply | ErrorReply;
+
+/** The value of the OkReply to a FeedRequest that asked, when something was refused since the last answer. */
+export interface FeedRefusals {
+  /** The first refusal. */
+  e: SerializedError;
+  /** Items dropped by a final refusal (shut down). */
+  n: number;
+  /** A final refusal came: every later item is refused. */
+  s: boolean;
+}
+
+// ---- between a child's threads and its bridge thread (client-worker.ts) ----------
+
+/** A thread's frame for the bridge: socket `s`, the thread's call id `c` (0: no reply), body `b`; `x: 1`: abort call c. */
+export interface ThreadPost {
+  s: string;
+  c: number;
+  b: Uint8Array;
+  x?: 1;
+}
+/** A reply for a thread: its call id and the reply body as the broker wrote it. */
+export interface ThreadReply {
+  c: number;
+  b: Uint8Array;
+}
+/** A thread says hello on 'conc.process.hello' with its threadId and wake word. */
+export interface ThreadHello {
+  t: number;
+  slot: number;
+}
+/** The bridge's answer to a hello, on the thread's channel. */
+export interface BridgeReady {
+  k: 'ready';
+}
+
+// ---- owner's thread -> broker thread (broker.ts) -------------------------------
+
+/** A primitive to serve: `marker` is its thread encoding; `cap`: the largest item a child may send it. */
+export interface Registration {
+  id: number;
+  tag: string;
+  marker: unknown;
+  cap?: number;
+}
+/** A child's key to admit, or one to forget (hex). */
+export type OwnerMessage = Registration | { key: string } | { revoke: string };
+
+const HEADER = 12;
 /** Replies (broker -> child): refuse frames larger than this (a corrupt length would otherwise make us buffer forever). */
-export const MAX_FRAME = 512 * 1024 * 1024;
+const MAX_FRAME = 512 * 1024 * 1024;
 /**
  * Requests (child -> broker): the cap is a few MiB, raised to fit the
  * largest item a queue served by the broker can hold (twice its
@@ -53,22 +147,12 @@ export function requestCap(largestQueueCapacity: number): number {
 }
 
 /**
- * Authentication: the first frame on a connection is `frame(0, 0, key)`,
- * exactly KEY_BYTES of key (see broker-worker.ts); the broker answers it
+ * Authentication: the first frame on a connection has c = 0, t = 0 and the key as body,
+ * exactly KEY_BYTES of key (see broker-framing.ts); the broker answers it
  * with an empty frame `(c = 0)` and then serves requests.
  */
 export const KEY_BYTES = 32;
 export const AUTH_LENGTH = 8 + KEY_BYTES;
-
-/** A complete frame around an already serialized body. */
-export function frame(c: number, t: number, body: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(HEADER + body.length);
-  out.writeUInt32LE(body.length + 8, 0);
-  out.writeUInt32LE(c >>> 0, 4);
-  out.writeInt32LE(t | 0, 8);
-  out.set(body, HEADER);
-  return out;
-}
 
 export interface Frame {
   c: number;
@@ -91,11 +175,6 @@ export class FrameReader {
   private len = -1; // announced length of the frame being read, once its first 4 bytes are in
 
   constructor(private readonly max: (len: number) => number = () => MAX_FRAME) {}
-
-  /** Bytes buffered and not yet handed out as frames. */
-  get buffered(): number {
-    return this.size;
-  }
 
   /** Add a chunk; throws at once if it completes the length of a frame that is out of bounds. */
   add(chunk: Buffer): void {

@@ -85,8 +85,8 @@ for (const path of sockets) {
       for (const m of [['release', []], ['set', []], ['getNowait', []], ['putNowait', ['evil']], ['shutdown', [{ immediate: true }]]]) {
         s.write(frame(c++, serialize({ k: 'call', o, m: m[0], a: m[1] })));
       }
-      s.write(frame(c++, serialize({ k: 'putMany', o, items: ['evil'] })));
-      s.write(frame(c++, serialize({ k: 'getMany', o, a: [{}], max: 10, ack: 0, wait: 0 })));
+      s.write(frame(c++, serialize({ k: 'feed', o, items: ['evil'] })));
+      s.write(frame(c++, serialize({ k: 'take', o, a: [{}], max: 10, ack: 0, wait: 0 })));
     }
     await new Promise((r) => { s.once('close', r); setTimeout(r, 1500); });
     s.destroy();

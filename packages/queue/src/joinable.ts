@@ -1,7 +1,7 @@
 /**
  * JoinableQueue: a Queue that counts unfinished tasks, as Python's
  * `queue.Queue` with `task_done()` / `join()` (multiprocessing's
- * JoinableQueue).
+ * JoinableQueue). How it crosses into a child process: process.ts.
  *
  * Words (layout.ts): DONE counts taskDone() calls and items dropped by an
  * immediate shutdown; JOIN_WAITERS counts threads parked in join.
@@ -34,6 +34,7 @@ import {
   wake,
 } from '@conc/core';
 import { DONE, JOIN_WAITERS, PUT_COUNT } from './layout.js';
+import { queueProcess } from './process.js';
 import { Queue, setJoinableClass } from './queue.js';
 
 /**
@@ -148,4 +149,5 @@ registerShareable(JoinableQueue, {
   module: import.meta.url,
   share: (q) => ({ words: describeWords(q.words) }),
   revive: (data) => Queue.revive(data) as JoinableQueue,
+  process: queueProcess(true),
 });

@@ -107,8 +107,8 @@
  *     a parked blocking waiter asleep on a free lock.
  *   - shutdown(): sets SHUTDOWN under PUT_LOCK, so every put is before it
  *     (and visible) or after it (and refused), but for one: @conc/process's
- *     broker puts back ([RESTORE]) items it had got for a consumer process
- *     that did not take them (given back, or the process died); they were in
+ *     broker puts back ([RESTORE], process.ts) items it had got for a consumer
+ *     process that did not take them (given back, or it died); they were in
  *     the queue before the shutdown, so only an immediate one refuses them
  *     (Python's get drains what is left). Immediate also takes GET_LOCK
  *     and drops what is left (HEAD = TAIL), marking each dropped item done.
@@ -156,6 +156,7 @@ import { type EncodedItem, type Ring, encodeItem, scratchItem, snapshot } from '
 import { lockSync, lockSlow, lockedGet, lockedPut, spinUntilReady, takeItem } from './sections.js';
 import { HELD, type Side } from './side.js';
 import { slowAsync, slowSync } from './slow.js';
+import { RESTORE, queueProcess } from './process.js';
 import { type QueueOptions, allocateQueue, queueProperties } from './create.js';
 
 export type { SyncWaitOptions };
@@ -166,14 +167,6 @@ export interface ShutdownOptions {
   /** Drop the items left and make `get` throw at once (each dropped item counts as done). */
   immediate?: boolean;
 }
-
-/**
- * @internal For @conc/process's broker (which does not load this package):
- * `queue[RESTORE](item)` puts back an item it got for a consumer process that
- * did not take it. As `put`, except that a shutdown without `immediate` does
- * not refuse it; resolves false if an immediate shutdown dropped it.
- */
-const RESTORE = Symbol.for('conc.queue.restore.v1');
 
 const QUEUE_NAMES = namesFor('Queue');
 const JOINABLE_NAMES = namesFor('JoinableQueue');
@@ -355,7 +348,7 @@ export class Queue<T = unknown> {
     return slowAsync(this, this.putters, snapshot(encoded), options, method) as Promise<void>;
   }
 
-  /** @internal See RESTORE (at the top). Puts at once when it can, like `put`. */
+  /** @internal See RESTORE (process.ts). Puts at once when it can, like `put`. */
   [RESTORE](item: T): Promise<boolean> {
     const method = this.names.put;
     let encoded: EncodedItem;
@@ -525,4 +518,5 @@ registerShareable(Queue, {
   module: import.meta.url,
   share: (q) => ({ words: describeWords(q.words) }),
   revive: (data) => Queue.revive(data),
+  process: queueProcess(false),
 });

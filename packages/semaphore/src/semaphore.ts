@@ -296,10 +296,32 @@ registerShareable(Semaphore, {
   module: import.meta.url,
   share,
   revive: (data) => Semaphore.revive(data),
+  // Into a child process (@conc/process): permits are not owned, so nothing
+  // is booked (a dead child's stay taken, as in Python); one an acquire got
+  // after its child died is given back.
+  process: {
+    methods: ['acquire', 'acquireSync', 'tryAcquire', 'release'],
+    getters: ['value'],
+    async: ['acquire'],
+    local: ['toString'],
+    onCall(sem, call, held) {
+      if (call.phase === 'done' && call.name !== 'release' && call.result === true && held.gone) sem.release();
+    },
+  },
 });
 registerShareable(BoundedSemaphore, {
   tag: 'conc.BoundedSemaphore',
   module: import.meta.url,
   share,
   revive: (data) => BoundedSemaphore.revive(data),
+  // Into a child process: as a Semaphore's.
+  process: {
+    methods: ['acquire', 'acquireSync', 'tryAcquire', 'release'],
+    getters: ['value', 'initialValue'],
+    async: ['acquire'],
+    local: ['toString'],
+    onCall(sem, call, held) {
+      if (call.phase === 'done' && call.name !== 'release' && call.result === true && held.gone) sem.release();
+    },
+  },
 });
