@@ -92,6 +92,7 @@ if (built) {
   }
   run('typecheck', 'turbo', ['run', 'typecheck', '--output-logs=errors-only']);
   run('lint', 'biome', ['check', '.']);
+  run('one mechanism (no Atomics wait/notify outside core)', process.execPath, ['scripts/check-one-mechanism.mjs']);
   run('packages install alone', process.execPath, ['scripts/check-packages.mjs']);
   run('generator', process.execPath, ['scripts/check-generator.mjs']);
 }

@@ -99,11 +99,12 @@
  *     waiter freeing it at the same moment (without INNER) wins.
  */
 import {
+  LOCK_TOOK_OVER,
+  namedHolder,
   namedLockSync,
   namedTryLock,
   namedUnlock,
   LIVENESS_TICK,
-  isThreadGone,
   threadLivenessId,
   wake,
 } from '@conc/core';
@@ -152,15 +153,20 @@ export function isServed(w: Int32Array, t: number): boolean {
 
 /** This thread's liveness id: what INNER and the slots name it by. */
 export const ME = threadLivenessId();
+/** INNER's word while this thread holds it (core's named futex: the id << 1). */
+const HELD = namedHolder();
+/** Whom lockInner took INNER over from (set by core's namedLockSync). */
+const tookOver = { holder: 0 };
 
 /**
- * Take INNER. Its waiters spin SPIN_INNER polls, then park for a SLICE at a
+ * Take INNER. Its waiters spin SPIN_INNER polls, then park for NAMED_CHECK_MS at a
  * time; one that finds the holder gone takes INNER over and repairs.
  */
 export function lockInner(w: Int32Array): void {
-  if (namedTryLock(w, INNER, ME)) return;
-  const dead = namedLockSync(w, INNER, ME, isThreadGone, SLICE, SPIN_INNER);
-  if (dead !== 0) repairInner(w, dead);
+  if (namedTryLock(w, INNER, HELD)) return;
+  if (namedLockSync(w, INNER, HELD, Number.POSITIVE_INFINITY, SPIN_INNER, tookOver) === LOCK_TOOK_OVER) {
+    repairInner(w, tookOver.holder);
+  }
 }
 
 export function unlockInner(w: Int32Array): void {

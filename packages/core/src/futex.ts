@@ -27,8 +27,9 @@
  * the holding as abandoned. A holder that dies between taking the futex and
  * writing its token (a few instructions) is not detected.
  */
-import { throwIfAborted, waitAsync, waitSync } from './wait.js';
+import { remaining, throwIfAborted, waitAsync, waitSync } from './wait.js';
 import { currentThreadToken } from './identity.js';
+import { isThreadGone, onLivenessTick, threadLivenessId } from './liveness.js';
 
 /**
  * Spinning is for hand-offs, not for mutexes: a waiter that spins on a
@@ -210,72 +211,148 @@ export function robustUnlock(w: Int32Array, i: number, owner: number, asyncCount
   return futexUnlock(w, i, asyncCount);
 }
 
-// ---- Added for @conc/condition (issue 10): a lock word that names its holder ----
-//
-// A futex mutex whose word is its holder's id: 0 free, else id << 1, with bit
-// 0 set while waiters may be parked (the robust lock above with the owner
-// word folded into the lock word). One CAS takes it and names the holder, so
-// an internal lock held for a few loads and stores (Condition's queue lock)
-// costs one RMW each way. Ids are positive and below 2^30 (core's
-// threadLivenessId: the OS thread, never a token the broker runs as).
-// A waiter spins `spins` polls while no waiter is parked, then parks in
-// slices of `slice` ms; a slice that ends with the same holder in the word
-// asks `gone(holder)`, and if so takes the word over by CAS (one taker) and
-// returns the dead holder's id: the caller repairs what the holder's section
-// may have left half done. A holder that dies is detected within a slice or
-// two of its end.
+/*
+ * Named futex: a lock whose word itself names its holder, for internal locks
+ * whose holder may die anywhere in a section that must then be repaired (the
+ * Queue's two locks, its shape table). The word is 0 when free, else the
+ * holder's liveness id << 1 (liveness.ts threadLivenessId, never 0), with
+ * bit 0 (NAMED_CONTENDED) set while waiters may be parked (state 2 above).
+ * The take is the one CAS 0 -> held, so there is no window in which the lock
+ * is held by nobody known (unlike robustLock's separate owner word).
+ *
+ *   lock:   CAS 0 -> held. Else spin `spins` polls while held with no mark;
+ *           then loop { take it if free (marked contended: we were parked,
+ *           others may still be), else mark the word and park on it for a
+ *           NAMED_CHECK_MS slice at most; a slice that ran out on the same
+ *           word asks isThreadGone(holder) and, if gone, takes the lock over
+ *           with CAS(word -> held | 1): one taker, who must repair }.
+ *   async:  the same, split so the caller's locked section runs in the very
+ *           step that takes the lock (an async function returning "taken"
+ *           would resume the caller a microtask late, and a blocking call on
+ *           the same lock made by this thread meanwhile would deadlock):
+ *           `namedTakeOrMark` (take, or mark and say what to park on),
+ *           `namedWaitFreeAsync` (park without taking until the word
+ *           changes; liveness is asked on core's tick, not by short
+ *           timeouts), `namedTakeOver` (after it said the holder is gone).
+ *   unlock: exchange(0); if bit 0 was set, wake one waiter, or all while
+ *           async waiters are counted in `asyncCount` (see above).
+ *
+ * Invariants: as the futex above (a waiter parks only on a marked word, so
+ * the unlock that follows sees the mark and wakes). A waiter never parks past
+ * its deadline. Only threads that core's liveness table watches are ever
+ * found gone; a dead holder it does not watch keeps the lock, and timeouts
+ * still expire.
+ */
 
-/** The word of a named lock held by `id`, with no waiter parked. */
-function namedHeld(id: number): number {
-  return id << 1;
+/** Named futex: bit 0 of the word, set while waiters may be parked. */
+export const NAMED_CONTENDED = 1;
+/** Named futex: the longest park (ms) before a blocking waiter asks whether the holder is gone. */
+export const NAMED_CHECK_MS = 25;
+
+/** The named-futex word of a lock the calling thread holds (its liveness id << 1; bit 0 clear). */
+export function namedHolder(): number {
+  return threadLivenessId() << 1;
 }
 
-/** Take the named lock at `w[i]` as `id` if it is free. */
-export function namedTryLock(w: Int32Array, i: number, id: number): boolean {
-  return Atomics.compareExchange(w, i, 0, namedHeld(id)) === 0;
+/** Take the named futex at `w[i]` if free; `held` is {@link namedHolder}(). */
+export function namedTryLock(w: Int32Array, i: number, held: number): boolean {
+  return Atomics.compareExchange(w, i, 0, held) === 0;
 }
 
 /**
- * Take the named lock at `w[i]` as `id`, waiting as long as it takes:
- * returns 0, or the id of a holder that `gone` said had ended and that the
- * caller took the lock over from (the lock is the caller's either way).
+ * Take the named futex if it is free (marked contended if `waited`: the caller
+ * was parked, others may still be, and only the mark makes the unlock wake one
+ * of them) and return 0; else mark it contended and return the word to park on.
+ */
+export function namedTakeOrMark(w: Int32Array, i: number, held: number, waited: boolean): number {
+  for (;;) {
+    const v = Atomics.load(w, i);
+    if (v === 0) {
+      if (Atomics.compareExchange(w, i, 0, waited ? held | NAMED_CONTENDED : held) === 0) return 0;
+    } else if (v & NAMED_CONTENDED) {
+      return v;
+    } else if (Atomics.compareExchange(w, i, v, v | NAMED_CONTENDED) === v) {
+      return v | NAMED_CONTENDED;
+    }
+  }
+}
+
+/** If the word is still `v` and its holder's thread is gone, take the lock over (true): the caller repairs. */
+export function namedTakeOver(w: Int32Array, i: number, v: number, held: number): boolean {
+  return (
+    Atomics.load(w, i) === v && isThreadGone(v >>> 1) && Atomics.compareExchange(w, i, v, held | NAMED_CONTENDED) === v
+  );
+}
+
+/**
+ * Slow path of a blocking named lock (see above; the caller tried
+ * {@link namedTryLock} first): LOCK_ACQUIRED, LOCK_TOOK_OVER (from a holder
+ * that is gone: the caller repairs) or LOCK_TIMED_OUT. Polls `spins` times
+ * while the lock is held with no waiter before parking. On a take-over,
+ * `from.holder` (if given) is set to the dead holder's liveness id, for a
+ * repair that must know whose section it finishes.
  */
 export function namedLockSync(
   w: Int32Array,
   i: number,
-  id: number,
-  gone: (id: number) => boolean,
-  slice: number,
-  spins: number,
+  held: number,
+  deadline: number,
+  spins = SPIN_MUTEX,
+  from?: { holder: number },
 ): number {
-  const mine = namedHeld(id);
-  if (Atomics.compareExchange(w, i, 0, mine) === 0) return 0;
   for (let n = 0; n < spins; n++) {
     const v = Atomics.load(w, i);
-    if (v === 0 && Atomics.compareExchange(w, i, 0, mine) === 0) return 0;
-    if (v & 1) break;
+    if (v === 0 && Atomics.compareExchange(w, i, 0, held) === 0) return LOCK_ACQUIRED;
+    if (v & NAMED_CONTENDED) break;
   }
   for (;;) {
-    let v = Atomics.load(w, i);
-    if (v === 0) {
-      if (Atomics.compareExchange(w, i, 0, mine | 1) === 0) return 0;
-      continue;
-    }
-    if ((v & 1) === 0) {
-      if (Atomics.compareExchange(w, i, v, v | 1) !== v) continue;
-      v |= 1;
-    }
-    if (
-      waitSync(w, i, v, performance.now() + slice, 0) === 'timed-out' &&
-      gone(v >>> 1) &&
-      Atomics.compareExchange(w, i, v, mine | 1) === v
-    ) {
-      return v >>> 1;
+    const v = namedTakeOrMark(w, i, held, true);
+    if (v === 0) return LOCK_ACQUIRED;
+    const left = remaining(deadline);
+    if (left === 0) return LOCK_TIMED_OUT;
+    const slice = performance.now() + Math.min(left, NAMED_CHECK_MS);
+    if (waitSync(w, i, v, slice, 0) === 'timed-out' && namedTakeOver(w, i, v, held)) {
+      if (from) from.holder = v >>> 1;
+      return LOCK_TOOK_OVER;
     }
   }
 }
 
-/** Release the named lock at `w[i]`, waking one waiter if any may be parked. */
-export function namedUnlock(w: Int32Array, i: number): void {
-  if (Atomics.exchange(w, i, 0) & 1) Atomics.notify(w, i, 1);
+/**
+ * Park without blocking while the named futex's word is `v` (as returned by
+ * {@link namedTakeOrMark}), until it changes, `deadline` or an abort; counted
+ * in `w[asyncCount]` meanwhile (the matching {@link namedUnlock} must be given
+ * it too). Core's liveness tick asks meanwhile whether the holder is gone;
+ * resolves true if it was (then try {@link namedTakeOver}). Takes nothing:
+ * the caller takes the lock with namedTakeOrMark in the step it resumes in.
+ */
+export async function namedWaitFreeAsync(
+  w: Int32Array,
+  i: number,
+  v: number,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  asyncCount: number,
+): Promise<boolean> {
+  Atomics.add(w, asyncCount, 1);
+  let gone = false;
+  const stop = onLivenessTick(() => {
+    if (!gone && Atomics.load(w, i) === v && isThreadGone(v >>> 1)) {
+      gone = true;
+      Atomics.notify(w, i);
+    }
+  });
+  try {
+    await waitAsync(w, i, v, deadline, signal);
+  } finally {
+    stop();
+    Atomics.sub(w, asyncCount, 1);
+  }
+  if (signal?.aborted) Atomics.notify(w, i, 1); // leaving: pass on a wake-up it may have taken
+  return gone;
+}
+
+/** Unlock the named futex: wake one waiter if the word was marked, or all while async waiters are counted. */
+export function namedUnlock(w: Int32Array, i: number, asyncCount?: number): void {
+  if (Atomics.exchange(w, i, 0) & NAMED_CONTENDED) wake(w, i, asyncCount);
 }

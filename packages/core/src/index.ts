@@ -59,6 +59,7 @@ export {
 export { Acquirable, type AcquireRelease, type Guard } from './guard.js';
 export { MAX_TIMER_MS, setLongTimeout, type LongTimeout } from './timers.js';
 export { primitiveItemMessage, uncloneableItemMessage } from './items.js';
+export { itemCloneError, itemRefusal } from './clone.js';
 export { currentThreadToken, setThreadTokenSource } from './identity.js';
 export {
   FUTEX_CONTENDED,
@@ -71,9 +72,15 @@ export {
   LOCK_ACQUIRED,
   LOCK_TIMED_OUT,
   LOCK_TOOK_OVER,
+  NAMED_CHECK_MS,
+  NAMED_CONTENDED,
+  namedHolder,
   namedLockSync,
+  namedTakeOrMark,
+  namedTakeOver,
   namedTryLock,
   namedUnlock,
+  namedWaitFreeAsync,
   ROBUST_CHECK_MS,
   robustLockAsync,
   robustLockSync,

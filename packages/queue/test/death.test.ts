@@ -10,8 +10,6 @@ import { describe, expect, it } from 'vitest';
 import { bigItem, idOfBig } from './fixtures/targets.mjs';
 import { finish, pause, spawn, startWorker, untilAtLeast, within } from './helpers';
 
-const PUT_LOCK = 16;
-const GET_LOCK = 32;
 const MIB = 1 << 20;
 
 /** Drain with getNowait: every item must be whole; returns their ids. */
@@ -52,7 +50,7 @@ describe('a timeout is honoured while a live thread holds the internal lock', ()
     const q = new Queue<string>();
     q.putNowait('a');
     const flags = new Int32Array(new SharedArrayBuffer(8));
-    const holder = spawn('holdInternalLock', [q, PUT_LOCK, flags]);
+    const holder = spawn('holdInternalLock', [q, 'putters', flags]);
     try {
       await untilAtLeast(flags, 0, 1);
       await expect(within(q.put('b', { timeout: 300 }), 5_000, 'put')).rejects.toThrow(QueueFull);
@@ -74,7 +72,7 @@ describe('a timeout is honoured while a live thread holds the internal lock', ()
     const q = new Queue<string>();
     q.putNowait('a');
     const flags = new Int32Array(new SharedArrayBuffer(8));
-    const holder = spawn('holdInternalLock', [q, GET_LOCK, flags]);
+    const holder = spawn('holdInternalLock', [q, 'getters', flags]);
     try {
       await untilAtLeast(flags, 0, 1);
       await expect(within(q.get({ timeout: 300 }), 5_000, 'get')).rejects.toThrow(QueueEmpty);
@@ -89,6 +87,22 @@ describe('a timeout is honoured while a live thread holds the internal lock', ()
     expect([q.getNowait(), q.getNowait()]).toEqual(['a', 'b']);
     expect(q.qsize()).toBe(0);
   }, 20_000);
+});
+
+describe('a thread that dies holding the shape table lock', () => {
+  it('is taken over: a put that needs a new shape goes in and comes out whole', async () => {
+    for (let round = 0; round < 3; round++) {
+      const q = new Queue<unknown>();
+      const flags = new Int32Array(new SharedArrayBuffer(8));
+      const victim = startWorker('holdShapeLock', [q, flags]);
+      await untilAtLeast(flags, 0, 1);
+      await victim.terminate();
+      // In a thread: without the takeover it would park on the lock for good (and this test fail, not block).
+      expect(await finish(spawn('putNewShape', [q]), 10_000)).toEqual({ neverSeenBefore: 1, norThis: 'x' });
+      q.putNowait({ neverSeenBefore: 2, norThis: 'y' }); // the shape is in the table now, and the lock free
+      expect(q.getNowait()).toEqual({ neverSeenBefore: 2, norThis: 'y' });
+    }
+  }, 40_000);
 });
 
 describe('a thread terminated inside putSync / getSync of 4 MiB items', () => {

@@ -22,28 +22,25 @@ export async function finish<R = unknown>(t: Thread, timeout = 25_000): Promise<
   return t.result as R;
 }
 
-// Internal words of the queue's header (see the layout at the top of src/queue.ts).
-const GET_WAITERS = 48;
-const PUT_WAITERS = 64;
-
-function words(q: Queue<any>): Int32Array {
-  return (q as unknown as { words: Int32Array }).words;
+/** The queue's @internal side (src/side.ts) whose sleepers are counted: its getters or putters. */
+function sideOf(q: Queue<any>, side: 'get' | 'put'): { sleepers(): number } {
+  const sides = q as unknown as { getters: { sleepers(): number }; putters: { sleepers(): number } };
+  return side === 'get' ? sides.getters : sides.putters;
 }
 
 /** Wait (without blocking) until `n` getters / putters are parked on the queue. */
 export async function untilWaiting(q: Queue<any>, side: 'get' | 'put', n: number, timeout = 15_000): Promise<void> {
-  const index = side === 'get' ? GET_WAITERS : PUT_WAITERS;
   const deadline = performance.now() + timeout;
-  while (Atomics.load(words(q), index) < n) {
+  while (sideOf(q, side).sleepers() < n) {
     if (performance.now() > deadline)
-      throw new Error(`never saw ${n} waiting ${side}ters (saw ${Atomics.load(words(q), index)})`);
+      throw new Error(`never saw ${n} waiting ${side}ters (saw ${sideOf(q, side).sleepers()})`);
     await new Promise((r) => setTimeout(r, 2));
   }
 }
 
 /** Number of parked getters / putters right now. */
 export function waiting(q: Queue<any>, side: 'get' | 'put'): number {
-  return Atomics.load(words(q), side === 'get' ? GET_WAITERS : PUT_WAITERS);
+  return sideOf(q, side).sleepers();
 }
 
 /** Expect two lists to hold the same elements, counted (order ignored). */

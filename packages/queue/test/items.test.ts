@@ -1,5 +1,5 @@
 // What comes out of a queue is what structured clone would make of what
-// went in: every kind of record (codec.ts), at every position of the ring
+// went in: every kind of record (src/record.ts), at every position of the ring
 // (so each one is also split across the ring's end at some point).
 import { describe, expect, it } from 'vitest';
 import { Queue } from '@conc/queue';
