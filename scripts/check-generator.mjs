@@ -5,17 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { pnpm } from './pnpm.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const name = 'zz-generated-check';
 const dir = join(root, 'packages', name);
-// pnpm: the one running this script if any (a JS entry or a native binary), else the pinned one.
-const execpath = process.env.npm_execpath ?? '';
-const pnpm = !execpath.includes('pnpm')
-  ? ['npx', '-y', 'pnpm@12.4.2']
-  : /\.[cm]?js$/.test(execpath)
-    ? [process.execPath, execpath]
-    : [execpath];
 const step = (cmd, args, cwd = root) => {
   const r = spawnSync(cmd, args, { cwd, stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal})`);

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pnpm } from './pnpm.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const failures = [];
@@ -18,13 +19,6 @@ const fail = (pkg, problem) => {
   console.error(`✗ ${pkg}: ${problem}`);
 };
 
-// pnpm: the one running this script if any (a JS entry or a native binary), else the pinned one.
-const execpath = process.env.npm_execpath ?? '';
-const pnpm = !execpath.includes('pnpm')
-  ? ['npx', '-y', 'pnpm@12.4.2']
-  : /\.[cm]?js$/.test(execpath)
-    ? [process.execPath, execpath]
-    : [execpath];
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
 const packages = readdirSync(join(root, 'packages'))

@@ -1,6 +1,6 @@
 // core's AdaptiveSpin (spin.ts) backs off when spinning fails: several pairs of
-// threads ping-ponging at once, more runnable threads than cores, with core's
-// plain wait (adaptive spin, then park) against a fixed 2000-poll spin, in
+// threads ping-ponging at once, more runnable threads than cores, with an
+// AdaptiveSpin then a park (as Condition and Barrier wait) against a fixed 2000-poll spin, in
 // turns in the same invocation; and one pair (a core each), where spinning
 // pays and the adaptive spin must not cost anything. No target in
 // BENCHMARKS.md: for information (item 2 of issue 10).
@@ -47,13 +47,13 @@ export default async function () {
   const crowded = await inTurns(3, pairs, 20_000);
   report(
     `Ping-pong, ${pairs} pairs (${2 * pairs} threads) on ${cores} cores (round trips/s, total)`,
-    { label: `core waitSync, adaptive spin (ends at ${Math.round(crowded.budget)} polls)`, value: crowded.adaptive },
+    { label: `AdaptiveSpin, then park (ends at ${Math.round(crowded.budget)} polls)`, value: crowded.adaptive },
     [{ label: 'fixed spin, 2000 polls then park', value: crowded.fixed }],
   );
   const one = await inTurns(3, 1, 100_000);
   report(
     `Ping-pong, 1 pair on ${cores} cores (round trips/s)`,
-    { label: `core waitSync, adaptive spin (ends at ${Math.round(one.budget)} polls)`, value: one.adaptive },
+    { label: `AdaptiveSpin, then park (ends at ${Math.round(one.budget)} polls)`, value: one.adaptive },
     [{ label: 'fixed spin, 2000 polls then park', value: one.fixed }],
   );
 }

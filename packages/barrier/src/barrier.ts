@@ -53,11 +53,12 @@
  * robust: a thread that ends holding it (terminated inside wait) is taken
  * over. A party whose index is >= TRACKED, or that dies between COUNT++ and
  * writing its slot, is not detected (the round waits for its timeout).
+ *
+ * Files: this one (the class: the waits, reset, abort); sections.ts (the
+ * words, the MUTEX and the sections run under it); errors.ts.
  */
 import {
   AdaptiveSpin,
-  ConcRuntimeError,
-  registerErrorClass,
   SPIN_ASYNC,
   type SharedWords,
   type SyncWaitOptions,
@@ -66,50 +67,38 @@ import {
   checkSyncWaitOptions,
   deadlineOf,
   describeWords,
-  ROBUST_CHECK_MS,
-  currentThreadToken,
   registerShareable,
-  robustLockSync,
-  robustTryLock,
-  robustUnlock,
-  threadEnded,
   refuseWait,
   remaining,
   spinWhileEqual,
   waitAsync,
   waitSync,
-  wake,
   wordsView,
 } from '@conc/core';
+import { BrokenBarrierError } from './errors.js';
+import {
+  STATE,
+  COUNT,
+  SEQ,
+  PARKED,
+  SLOTS,
+  TRACKED,
+  FILLING,
+  DRAINING,
+  RESETTING,
+  BROKEN,
+  lockSync,
+  unlock,
+  arrive,
+  reapDead,
+  sliceEnd,
+  setState,
+  leave,
+  brokenError,
+  timedOut,
+} from './sections.js';
 
-const MUTEX = 0;
-const STATE = 1;
-const COUNT = 2;
-const SEQ = 3;
-const PARKED = 4;
-const HOLDER = 5;
-const SLOTS = 6;
-/** Arrival slots kept: parties beyond this many are not watched for death. */
-const TRACKED = 1024;
-
-const FILLING = 0;
-const DRAINING = 1;
-const RESETTING = 2;
-const BROKEN = 3;
-
-/** Polls of a busy MUTEX before parking on it: it is only ever held for a few loads and stores. */
-const SPIN_MUTEX = 200;
-
-/**
- * Thrown by `wait` / `waitSync` when the barrier is broken (by `abort()`, by
- * a wait that timed out or was aborted) or is reset while the thread waits.
- * A `ConcRuntimeError`, as Python's `BrokenBarrierError` is a `RuntimeError`.
- */
-export class BrokenBarrierError extends ConcRuntimeError {
-  override name = 'BrokenBarrierError';
-}
-registerErrorClass(BrokenBarrierError);
-
+export { BrokenBarrierError };
 export type { SyncWaitOptions };
 
 /** Options of `new Barrier(parties, options)`. */
@@ -122,67 +111,6 @@ export interface BarrierOptions {
    * a TypeError. Use the index instead: `if (barrier.waitSync() === 0) action()`.
    */
   action?: never;
-}
-
-function lockSync(w: Int32Array): void {
-  if (robustTryLock(w, MUTEX, HOLDER)) return;
-  robustLockSync(w, MUTEX, HOLDER, Number.POSITIVE_INFINITY, threadEnded, SPIN_MUTEX);
-}
-
-function unlock(w: Int32Array): void {
-  robustUnlock(w, MUTEX, HOLDER);
-}
-
-/** Arrive: take the next index and record who holds it. Under MUTEX. */
-function arrive(w: Int32Array): number {
-  const index = Atomics.add(w, COUNT, 1);
-  if (SLOTS + index < w.length) Atomics.store(w, SLOTS + index, currentThreadToken());
-  return index;
-}
-
-/** Uncount the parties that ended while counted (see the top of this file). Under MUTEX. */
-function reapDead(w: Int32Array): void {
-  for (let i = SLOTS; i < w.length; i++) {
-    const token = Atomics.load(w, i);
-    if (token === 0 || !threadEnded(token)) continue;
-    Atomics.store(w, i, 0);
-    const state = Atomics.load(w, STATE);
-    const left = Atomics.sub(w, COUNT, 1) - 1;
-    if (state === FILLING) setState(w, BROKEN);
-    else if (left === 0 && (state === DRAINING || state === RESETTING)) setState(w, FILLING);
-  }
-}
-
-/** The end of a park slice: the deadline, or ROBUST_CHECK_MS from now if sooner. */
-function sliceEnd(deadline: number): number {
-  return Math.min(deadline, performance.now() + ROBUST_CHECK_MS);
-}
-
-/** Change STATE and wake every sleeper. Under MUTEX. */
-function setState(w: Int32Array, state: number): void {
-  Atomics.store(w, STATE, state);
-  Atomics.add(w, SEQ, 1);
-  if (Atomics.load(w, PARKED) > 0) wake(w, SEQ);
-}
-
-/** The last one out of a released or reset generation opens the next. Under MUTEX. */
-function leave(w: Int32Array, index: number): void {
-  if (SLOTS + index < w.length) Atomics.store(w, SLOTS + index, 0);
-  const left = Atomics.sub(w, COUNT, 1) - 1;
-  const state = Atomics.load(w, STATE);
-  if (left === 0 && (state === DRAINING || state === RESETTING)) setState(w, FILLING);
-}
-
-function brokenError(method: string, state: number): BrokenBarrierError {
-  return new BrokenBarrierError(
-    state === RESETTING
-      ? `Barrier.${method}: the barrier was reset while this thread waited`
-      : `Barrier.${method}: the barrier is broken (aborted, a wait timed out, or a party ended while waiting); reset() it to use it again`,
-  );
-}
-
-function timedOut(method: string): BrokenBarrierError {
-  return new BrokenBarrierError(`Barrier.${method}: timed out; the barrier is now broken for every waiter`);
 }
 
 /**

@@ -1,4 +1,4 @@
-export { AdaptiveSpin, SPIN_MAX, SPIN_MIN, SPIN_START, threadSpin } from './spin.js';
+export { AdaptiveSpin, SPIN_MAX, SPIN_MIN, SPIN_START } from './spin.js';
 export { ConcRuntimeError, DataCloneError, TimeoutError, errorClass, registerErrorClass } from './errors.js';
 export { allocateWords, describeWords, wordsView, type SharedWords } from './memory.js';
 export {
@@ -26,7 +26,6 @@ export {
   decodeSync,
   encode,
   type Encoded,
-  findUncloneable,
   isEncoded,
   loadModule,
   registerShareable,
@@ -58,8 +57,13 @@ export {
 } from './walk.js';
 export { Acquirable, type AcquireRelease, type Guard } from './guard.js';
 export { MAX_TIMER_MS, setLongTimeout, type LongTimeout } from './timers.js';
-export { primitiveItemMessage, uncloneableItemMessage } from './items.js';
-export { itemCloneError, itemRefusal } from './clone.js';
+export {
+  findUncloneable,
+  itemCloneError,
+  itemRefusal,
+  primitiveItemMessage,
+  uncloneableItemMessage,
+} from './clone.js';
 export { currentThreadToken, setThreadTokenSource } from './identity.js';
 export {
   FUTEX_CONTENDED,

@@ -1,6 +1,7 @@
 /**
- * AdaptiveSpin: how many times a waiter polls a word before it parks, the one
- * spinning policy of conc (core's waits, Condition, Barrier).
+ * AdaptiveSpin: how many times a waiter polls a word before it parks, the
+ * adaptive spinning policy of conc (Condition, Barrier; core's plain waits
+ * keep a fixed count for now: see spinWhileEqual in wait.ts for why).
  *
  * Why spin at all: parking and waking a thread costs ~30 us here, while a
  * peer that is running usually changes the word within a few hundred
@@ -10,7 +11,7 @@
  * core the spinner holds, and every poll delays it.
  *
  * Policy: a budget of polls, kept per waiter (one per primitive object in a
- * thread, or one per thread for core's plain waits):
+ * thread):
  *   - a spin that sees the change (success) grows the budget by a quarter
  *     (+16), up to SPIN_MAX (about 40 us of polling);
  *   - a spin that spends its whole budget and parks (failure) halves it
@@ -130,10 +131,3 @@ function shrunk(budget: number): number {
   const next = budget >> 1;
   return Math.max(next, SPIN_MIN);
 }
-
-/**
- * The spin of core's plain waits (`spinWhileEqual`, `waitSync`,
- * `waitAsync`) in this thread: one budget for all of them (they have no
- * object to keep one in).
- */
-export const threadSpin = new AdaptiveSpin();

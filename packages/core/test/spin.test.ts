@@ -3,7 +3,7 @@
 // than cores), and a short capped spin that fails changes nothing.
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { AdaptiveSpin, SPIN_MAX, SPIN_MIN, SPIN_START, spinWhileEqual, threadSpin } from '@conc/core';
+import { AdaptiveSpin, SPIN_MAX, SPIN_MIN, SPIN_START } from '@conc/core';
 
 function words(n = 1): Int32Array {
   return new Int32Array(new SharedArrayBuffer(4 * n));
@@ -75,17 +75,6 @@ describe('AdaptiveSpin', () => {
     // a short capped spin never probes
     const short = new AdaptiveSpin(SPIN_MIN);
     for (let i = 0; i < 100; i++) expect(short.polls(50)).toBe(50);
-  });
-
-  it('core plain waits (spinWhileEqual) use the thread spin and back off while their peer is away', () => {
-    const w = words();
-    threadSpin.budget = SPIN_START;
-    for (let i = 0; i < 4; i++) expect(spinWhileEqual(w, 0, 0, 2000)).toBe(false);
-    expect(threadSpin.budget).toBe(SPIN_MIN);
-    w[0] = 1;
-    expect(spinWhileEqual(w, 0, 0, 2000)).toBe(true);
-    expect(threadSpin.budget).toBe(SPIN_MIN + (SPIN_MIN >> 2) + 16);
-    threadSpin.budget = SPIN_START;
   });
 
   it('a spin sees a change made by another thread', async () => {

@@ -27,14 +27,7 @@
  *     behaviour) every call is forwarded, the item checked here first.
  */
 import { serialize } from 'node:v8';
-import {
-  DataCloneError,
-  type ProcessFeed,
-  checkSyncWaitOptions,
-  checkWaitOptions,
-  primitiveItemMessage,
-  uncloneableItemMessage,
-} from '@conc/core';
+import { type ProcessFeed, checkSyncWaitOptions, checkWaitOptions, itemCloneError, itemRefusal } from '@conc/core';
 import { type CallKind, type Ref, forwardCall, refOf } from './client-call.js';
 import { type Stream, channel } from './client-channel.js';
 import { reviveError } from './errors.js';
@@ -138,14 +131,6 @@ function surface(st: FeedState, method: string): void {
   if (st.shut) throw st.feed.closed?.(method) ?? new Error(`${method}: refused`);
 }
 
-/** The DataCloneError a thread's `method` throws for `item` before serializing it (a function, a symbol, a conc primitive), if any. */
-function itemRefusal(item: unknown, method: string): DataCloneError | undefined {
-  const type = typeof item;
-  if (type === 'function' || type === 'symbol') return new DataCloneError(uncloneableItemMessage(item, method));
-  const m = type === 'object' && item !== null ? primitiveItemMessage(item, method) : undefined;
-  return m ? new DataCloneError(m) : undefined;
-}
-
 /** Serialize `value` (holding the item), or throw the DataCloneError a thread's `method` throws for `item`. */
 function serializeItem(value: unknown, item: unknown, method: string): Buffer {
   const refusal = itemRefusal(item, method);
@@ -153,7 +138,7 @@ function serializeItem(value: unknown, item: unknown, method: string): Buffer {
   try {
     return serialize(value);
   } catch (error) {
-    throw new DataCloneError(uncloneableItemMessage(item, method, error as Error));
+    throw itemCloneError(item, method, error as Error);
   }
 }
 

@@ -125,8 +125,8 @@ describe('Queue across processes', () => {
     const done = new Event();
     const p = new Process({ target: t('asyncThenSyncGet'), args: [q, out, done] }).start();
     expect(await out.get({ timeout: 20_000 })).toBe('ready');
-    const GET_WAITERS = 48; // the queue's count of parked getters (src/queue.ts)
-    await until(() => Atomics.load((q as any).words, GET_WAITERS) >= 2, 10_000, 'both fetches waiting at the owner');
+    // the queue's count of parked getters (queue/src/side.ts), by name, not by word offset
+    await until(() => (q as any).getters.sleepers() >= 2, 10_000, 'both fetches waiting at the owner');
     q.putNowait('a1'); // answers the first fetch alone
     await new Promise((r) => setTimeout(r, 100));
     q.putNowait('b1'); // the second fetch brings both
