@@ -27,7 +27,7 @@
  * the holding as abandoned. A holder that dies between taking the futex and
  * writing its token (a few instructions) is not detected.
  */
-import { remaining, throwIfAborted, waitAsync, waitSync } from './wait.js';
+import { remaining, throwIfAborted, waitAsync, waitSync, wake as notify } from './wait.js';
 import { currentThreadToken } from './identity.js';
 import { isThreadGone, onLivenessTick, threadLivenessId } from './liveness.js';
 
@@ -81,7 +81,7 @@ export function futexLockSync(w: Int32Array, i: number, deadline: number): boole
 
 /** Wake after an unlock: one waiter, or all while async waiters are counted. */
 function wake(w: Int32Array, i: number, asyncCount: number | undefined): void {
-  Atomics.notify(w, i, asyncCount !== undefined && Atomics.load(w, asyncCount) > 0 ? Number.POSITIVE_INFINITY : 1);
+  notify(w, i, asyncCount !== undefined && Atomics.load(w, asyncCount) > 0 ? Number.POSITIVE_INFINITY : 1);
 }
 
 /**
@@ -336,19 +336,22 @@ export async function namedWaitFreeAsync(
 ): Promise<boolean> {
   Atomics.add(w, asyncCount, 1);
   let gone = false;
+  // The tick ends the wait by aborting it, not by a wake with the word
+  // unchanged: on arena words (the 'shm' backend) such a wake can be missed.
+  const ended = new AbortController();
   const stop = onLivenessTick(() => {
     if (!gone && Atomics.load(w, i) === v && isThreadGone(v >>> 1)) {
       gone = true;
-      Atomics.notify(w, i);
+      ended.abort();
     }
   });
   try {
-    await waitAsync(w, i, v, deadline, signal);
+    await waitAsync(w, i, v, deadline, signal ? AbortSignal.any([signal, ended.signal]) : ended.signal);
   } finally {
     stop();
     Atomics.sub(w, asyncCount, 1);
   }
-  if (signal?.aborted) Atomics.notify(w, i, 1); // leaving: pass on a wake-up it may have taken
+  if (signal?.aborted) notify(w, i, 1); // leaving: pass on a wake-up it may have taken
   return gone;
 }
 

@@ -37,7 +37,10 @@
  * timeout instead (see onLivenessTick), so it registers a check that one
  * unref'd interval per thread runs every LIVENESS_TICK ms while it waits.
  */
-import { type MessagePort, MessageChannel, Worker, isMainThread, threadId } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+import { type MessagePort, MessageChannel, Worker, isMainThread } from 'node:worker_threads';
+import { arena, tokenProcess } from './arena.js';
+import { adoptThreadToken, newThreadToken, ownThreadToken } from './identity.js';
 
 const SLOTS = 8192;
 
@@ -52,6 +55,8 @@ export interface LivenessBoot {
   reaper: object;
   /** Held for the thread's whole life: its closing is the news of its end. */
   life: object;
+  /** The thread's token, taken by its starter (the 'shm' backend), or 0. */
+  token?: number;
 }
 
 interface State {
@@ -117,13 +122,14 @@ export function prepareThreadWatch(): {
   const s = ensureReaper();
   const life = new MessageChannel();
   const reg = new MessageChannel();
+  const token = newThreadToken();
   return {
-    boot: { table: s.table!.buffer as SharedArrayBuffer, reaper: reg.port1, life: life.port1 },
+    boot: { table: s.table!.buffer as SharedArrayBuffer, reaper: reg.port1, life: life.port1, token },
     transfer: [reg.port1, life.port1],
     watch(workerThreadId, status) {
       s.reaper!.postMessage(
         {
-          token: workerThreadId + 1,
+          token: token !== 0 ? token : workerThreadId + 1,
           life: life.port2,
           reg: reg.port2,
           status: status?.buffer,
@@ -142,6 +148,7 @@ export function prepareThreadWatch(): {
 /** Thread side: take part (called by the thread bootstrap with its boot data). */
 export function adoptLiveness(boot: LivenessBoot | undefined): void {
   if (!boot || state.table !== null) return;
+  adoptThreadToken(boot.token ?? 0);
   state.table = new Int32Array(boot.table);
   const reaper = boot.reaper as MessagePort;
   const life = boot.life as MessagePort;
@@ -152,25 +159,71 @@ export function adoptLiveness(boot: LivenessBoot | undefined): void {
 }
 
 /**
- * The calling thread's own token for liveness (threadId + 1): unlike
- * currentThreadToken() never overridden, so an internal lock or a wait slot
- * names the OS thread that really holds or waits on it.
+ * The calling thread's own token for liveness (identity.ts's own token):
+ * unlike currentThreadToken() never overridden, so an internal lock or a wait
+ * slot names the OS thread that really holds or waits on it.
  */
 export function threadLivenessId(): number {
-  return threadId + 1;
+  return ownThreadToken();
 }
 
-/** True once the local thread named by `token` (threadId + 1) has ended, in any way. */
+/**
+ * On the 'shm' backend, whether `token` is a thread of ANOTHER process of the
+ * tree that is gone with its process: true/false, or undefined when the
+ * token is ours or unknown (then the local table answers). A thread of
+ * another process that ends while its process lives is not seen (that
+ * process's table is its own): the unit that dies across processes is the
+ * process (DESIGN.md, "Death").
+ */
+function foreignGone(token: number): boolean | undefined {
+  const a = arena();
+  if (a === null) return undefined;
+  const pid = tokenProcess(a, token);
+  if (pid === 0 || pid === process.pid) return undefined;
+  return !processAlive(pid);
+}
+
+const deadPids = new Set<number>();
+
+/**
+ * Whether process `pid` is alive. A zombie counts as dead: a child killed
+ * while its parent is blocked waiting on a lock it held is not reaped until
+ * the parent's event loop runs, and the parent must not wait for itself.
+ */
+export function processAlive(pid: number): boolean {
+  if (deadPids.has(pid)) return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    deadPids.add(pid);
+    return false;
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  if (state === 'Z' || state === 'X') {
+    deadPids.add(pid);
+    return false;
+  }
+  return true;
+}
+
+/** True once the thread named by `token` has ended, in any way (or its process has, on the 'shm' backend). */
 export function threadEnded(token: number): boolean {
+  if (token <= 0 || token === ownThreadToken()) return false;
+  const foreign = foreignGone(token);
+  if (foreign !== undefined) return foreign;
   const t = state.table;
-  if (t === null || token <= 0 || token === threadId + 1) return false;
+  if (t === null) return false;
   return Atomics.load(t, 2 * ((token - 1) % SLOTS)) === token;
 }
 
-/** True once the local thread named by `token` has died (ended without returning from its target). */
+/** True once the thread named by `token` has died (ended without returning from its target; a foreign one: with its process). */
 export function threadDied(token: number): boolean {
+  if (token <= 0 || token === ownThreadToken()) return false;
+  const foreign = foreignGone(token);
+  if (foreign !== undefined) return foreign;
   const t = state.table;
-  if (t === null || token <= 0 || token === threadId + 1) return false;
+  if (t === null) return false;
   const k = (token - 1) % SLOTS;
   return Atomics.load(t, 2 * k + 1) === 1 && Atomics.load(t, 2 * k) === token;
 }

@@ -40,9 +40,10 @@
  * a brand (also a Symbol.for key), so an instance revived from the ESM build is
  * an instance of the class imported from the CJS build too.
  */
+import { backend } from './backend.js';
 import { DataCloneError } from './errors.js';
 import { importModule } from './target.js';
-import { WALK_SKIP, walk, walkReplace } from './walk.js';
+import { WALK_SKIP, WALK_STOP, walk, walkReplace } from './walk.js';
 import type { Destination, Entry, RemoteRef, ShareSpec } from './share-spec.js';
 
 export type {
@@ -185,6 +186,12 @@ function shareOne(value: object, tag: string, destination: Destination, path: st
     return { tag, module: entry.module, remote: remote.call(value, destination) };
   }
   if (destination === 'process') {
+    // The 'shm' backend: a primitive whose words are all in the arena crosses
+    // as a thread does (its words are mapped by the child; no broker).
+    if (backend === 'shm') {
+      const data = entry.share(value, destination);
+      if (mapsInAnyProcess(data)) return { tag, module: entry.module, data };
+    }
     const sharer = (globalThis as any)[processSharerKey] as ((value: unknown, entry: Entry) => RemoteRef) | undefined;
     if (!sharer) {
       throw new DataCloneError(
@@ -194,6 +201,22 @@ function shareOne(value: object, tag: string, destination: Destination, path: st
     return { tag, module: entry.module, remote: sharer(value, entry) };
   }
   return { tag, module: entry.module, data: entry.share(value, destination) };
+}
+
+/**
+ * Whether a primitive's shared data can be revived in another process: it
+ * holds no SharedArrayBuffer or view (thread-only memory), only arena words
+ * (memory.ts) and plain values.
+ */
+function mapsInAnyProcess(data: unknown): boolean {
+  let ok = true;
+  walk(data, (v) => {
+    if (v instanceof SharedArrayBuffer || v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+      ok = false;
+      return WALK_STOP;
+    }
+  });
+  return ok;
 }
 
 /**

@@ -26,6 +26,8 @@
  *   behind to swallow a later single notify.
  */
 
+import { inArena } from './arena.js';
+import { shm } from './backend.js';
 import { setLongTimeout } from './timers.js';
 
 /** Options every waiting method takes. */
@@ -148,6 +150,7 @@ export function refuseWait(options: WaitOptions | undefined, method: string): Pr
  * primitive wakes through it, so the memory backend decides how.
  */
 export function wake(words: Int32Array, index: number, count = Number.POSITIVE_INFINITY): number {
+  if (inArena(words.buffer)) return shm!.wake(words, index, count === Number.POSITIVE_INFINITY ? 0x7fffffff : count);
   return Atomics.notify(words, index, count);
 }
 
@@ -181,6 +184,7 @@ export function waitSync(
   if (spins > 0 && spinWhileEqual(words, index, value, spins)) return 'not-equal';
   const left = remaining(deadline);
   if (left === 0) return 'timed-out';
+  if (inArena(words.buffer)) return shm!.wait(words, index, value, left === Number.POSITIVE_INFINITY ? undefined : left);
   return Atomics.wait(words, index, value, left);
 }
 
@@ -202,6 +206,7 @@ export function waitAsync(
   if (spins > 0 && spinWhileEqual(words, index, value, spins)) return 'not-equal';
   const left = remaining(deadline);
   if (left === 0) return 'timed-out';
+  if (inArena(words.buffer)) return parkAsync(words, index, value, left, signal);
   const r = Atomics.waitAsync(words, index, value, left);
   if (!r.async) return r.value;
   // A pending waitAsync does not keep the process alive: hold a timer (for
@@ -216,6 +221,33 @@ export function waitAsync(
     keepAlive.clear();
     if (onAbort) signal!.removeEventListener('abort', onAbort);
     return v;
+  });
+}
+
+/**
+ * waitAsync on arena words: the kernel futex, from @conc/shm's helper thread.
+ * Unlike V8's, such a wait can be cancelled, so an abort cancels just this
+ * one (it resolves 'ok'; the caller sees `signal.aborted`).
+ */
+function parkAsync(
+  words: Int32Array,
+  index: number,
+  value: number,
+  left: number,
+  signal: AbortSignal | undefined,
+): WaitResult | Promise<WaitResult> {
+  const handle = shm!.waitAsync(words, index, value, left === Number.POSITIVE_INFINITY ? undefined : left);
+  if (!handle.async) return handle.value;
+  const keepAlive = setLongTimeout(noop, left + 1000);
+  let onAbort: (() => void) | undefined;
+  if (signal) {
+    onAbort = () => handle.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+  return handle.value.then((v) => {
+    keepAlive.clear();
+    if (onAbort) signal!.removeEventListener('abort', onAbort);
+    return v === 'cancelled' ? 'ok' : v;
   });
 }
 
