@@ -41,7 +41,7 @@
  *     held anywhere), and the fd stays open so children can join.
  */
 import { closeSync, fstatSync, openSync, readlinkSync } from 'node:fs';
-import { shm } from './backend.js';
+import { shmModule } from './backend.js';
 
 const LINE = 64;
 const MAGIC = 0;
@@ -110,7 +110,7 @@ function publish(a: Arena): void {
 
 function create(): Arena {
   const size = sizeFromEnv();
-  const { buffer, fd } = shm!.createRegion(size);
+  const { buffer, fd } = shmModule()!.createRegion(size);
   const header = new Int32Array(buffer, 0, 16);
   header[KEY0] = (Math.random() * 2 ** 32) | 0;
   header[KEY1] = (Math.random() * 2 ** 32) | 0;
@@ -131,7 +131,7 @@ function join(ref: ArenaRef): Arena | null {
     }
     if (!readlinkSync(`/proc/self/fd/${fd}`).startsWith('/memfd:')) throw new Error('not a memfd');
     if (fstatSync(fd).size !== ref.size) throw new Error('not the size named');
-    const { buffer } = shm!.mapRegion(fd, ref.size);
+    const { buffer } = shmModule()!.mapRegion(fd, ref.size);
     const header = new Int32Array(buffer, 0, 16);
     if (Atomics.load(header, MAGIC) !== MAGIC_VALUE || keyString(header) !== ref.key) throw new Error('not the key');
     return { buffer, header, fd, size: ref.size, key: ref.key };
@@ -150,8 +150,8 @@ function parseRef(text: string | undefined): ArenaRef | null {
 
 /** The calling thread's arena (joined from the environment or created), or null on the 'threads' backend. */
 export function arena(): Arena | null {
-  if (slot.primary !== null || shm === null) return slot.primary;
-  if (slot.tried) return null;
+  if (slot.primary !== null || slot.tried) return slot.primary;
+  if (shmModule() === null) return null;
   slot.tried = true;
   const ref = parseRef(process.env.CONC_SHM_ARENA);
   const a = (ref && join(ref)) ?? create();
@@ -214,7 +214,7 @@ export function arenaFor(ref: ArenaRef): Arena | null {
   if (own !== null && own.key === ref.key) return own;
   const known = slot.others.get(ref.key);
   if (known) return known;
-  if (shm === null) return null;
+  if (shmModule() === null) return null;
   const a = join(ref);
   if (a === null) return null;
   slot.others.set(a.key, a);

@@ -45,25 +45,53 @@ export interface ShmModule {
 /** The name of a memory backend: see the top of this file. */
 export type BackendName = 'shm' | 'threads';
 
-function loadShm(): { shm: ShmModule | null; reason: string } {
+interface Loaded {
+  shm: ShmModule | null;
+  reason: string;
+}
+
+function loadShm(): Loaded | undefined {
   if (process.env.CONC_SHM === '0') return { shm: null, reason: 'CONC_SHM=0 is set' };
+  let here: NodeRequire;
+  try {
+    here = createRequire(import.meta.url);
+  } catch {
+    // A copy of core bundled into a CJS entry (thread's worker, process's
+    // child) has no module URL: it decides nothing, the real @conc/core the
+    // user's modules import decides for the thread.
+    return undefined;
+  }
   let mod: ShmModule;
   try {
-    mod = createRequire(import.meta.url)('@conc/shm') as ShmModule;
+    mod = here('@conc/shm') as ShmModule;
   } catch (error) {
     return { shm: null, reason: `@conc/shm could not be loaded: ${(error as Error).message.split('\n')[0]}` };
   }
   if (!mod.available) return { shm: null, reason: mod.reason };
-  return { shm: mod, reason: mod.reason || 'the native module loaded and passed its self-test' };
+  return { shm: mod, reason: 'the native module loaded and passed its self-test' };
 }
 
-const loaded = loadShm();
+// Once per thread, on globalThis: every copy of core in a thread (ESM, CJS,
+// the ones bundled into thread's and process's entries) must agree.
+const loadedKey = Symbol.for('conc.shm.v1');
 
-/** The native module when the 'shm' backend is in use, else null. */
-export const shm: ShmModule | null = loaded.shm;
+function loaded(): Loaded {
+  const g = globalThis as any;
+  if (g[loadedKey] === undefined) {
+    const l = loadShm();
+    if (l === undefined) return { shm: null, reason: 'not decided by a bundled copy of @conc/core' };
+    g[loadedKey] = l;
+  }
+  return g[loadedKey];
+}
 
-/** Which backend this process uses: 'shm' (memory shared with child processes) or 'threads'. */
-export const backend: BackendName = shm === null ? 'threads' : 'shm';
+/** The native module when the 'shm' backend is in use, else null. Decided at the first call in a thread. */
+export function shmModule(): ShmModule | null {
+  return loaded().shm;
+}
 
-/** Why this backend was chosen, in one sentence (for a user who asks; also CONC_DEBUG). */
-export const backendReason: string = loaded.reason;
+/** The memory backend of this thread and why it was chosen: see the top of this file. */
+export function memoryBackend(): { name: BackendName; reason: string } {
+  const l = loaded();
+  return { name: l.shm === null ? 'threads' : 'shm', reason: l.reason };
+}

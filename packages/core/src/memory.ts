@@ -72,6 +72,31 @@ export function allocateWords(words: number): Int32Array {
   return view;
 }
 
+let localSlab: SharedArrayBuffer | null = null;
+let localUsed = SLAB_BYTES;
+
+/**
+ * Allocate `words` zeroed Int32 words of thread-only shared memory: always a
+ * SharedArrayBuffer, never the arena, whatever the backend. For words that
+ * never leave the process and that a plain worker (one that does not load
+ * conc) must read, such as a Thread's status word read by the reaper
+ * (liveness.ts): posting an arena buffer to such a worker would copy it.
+ */
+export function allocateLocalWords(words: number): Int32Array {
+  if (!Number.isInteger(words) || words <= 0) {
+    throw new RangeError(`allocateLocalWords: words must be a positive integer, got ${words}`);
+  }
+  const bytes = Math.ceil((words * 4) / LINE_BYTES) * LINE_BYTES;
+  if (bytes > SLAB_BYTES / 4) return new Int32Array(new SharedArrayBuffer(bytes), 0, words);
+  if (localSlab === null || localUsed + bytes > SLAB_BYTES) {
+    localSlab = new SharedArrayBuffer(SLAB_BYTES);
+    localUsed = 0;
+  }
+  const view = new Int32Array(localSlab, localUsed, words);
+  localUsed += bytes;
+  return view;
+}
+
 /** Describe a view so it can be rebuilt in another thread (or process, for arena words) by {@link wordsView}. */
 export function describeWords(view: Int32Array): SharedWords {
   const a = arenaOf(view.buffer);

@@ -40,7 +40,7 @@
  * a brand (also a Symbol.for key), so an instance revived from the ESM build is
  * an instance of the class imported from the CJS build too.
  */
-import { backend } from './backend.js';
+import { memoryBackend } from './backend.js';
 import { DataCloneError } from './errors.js';
 import { importModule } from './target.js';
 import { WALK_SKIP, WALK_STOP, walk, walkReplace } from './walk.js';
@@ -188,7 +188,7 @@ function shareOne(value: object, tag: string, destination: Destination, path: st
   if (destination === 'process') {
     // The 'shm' backend: a primitive whose words are all in the arena crosses
     // as a thread does (its words are mapped by the child; no broker).
-    if (backend === 'shm') {
+    if (memoryBackend().name === 'shm') {
       const data = entry.share(value, destination);
       if (mapsInAnyProcess(data)) return { tag, module: entry.module, data };
     }

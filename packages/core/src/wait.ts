@@ -27,7 +27,7 @@
  */
 
 import { inArena } from './arena.js';
-import { shm } from './backend.js';
+import { shmModule } from './backend.js';
 import { setLongTimeout } from './timers.js';
 
 /** Options every waiting method takes. */
@@ -150,7 +150,7 @@ export function refuseWait(options: WaitOptions | undefined, method: string): Pr
  * primitive wakes through it, so the memory backend decides how.
  */
 export function wake(words: Int32Array, index: number, count = Number.POSITIVE_INFINITY): number {
-  if (inArena(words.buffer)) return shm!.wake(words, index, count === Number.POSITIVE_INFINITY ? 0x7fffffff : count);
+  if (inArena(words.buffer)) return shmModule()!.wake(words, index, count === Number.POSITIVE_INFINITY ? 0x7fffffff : count);
   return Atomics.notify(words, index, count);
 }
 
@@ -184,7 +184,7 @@ export function waitSync(
   if (spins > 0 && spinWhileEqual(words, index, value, spins)) return 'not-equal';
   const left = remaining(deadline);
   if (left === 0) return 'timed-out';
-  if (inArena(words.buffer)) return shm!.wait(words, index, value, left === Number.POSITIVE_INFINITY ? undefined : left);
+  if (inArena(words.buffer)) return shmModule()!.wait(words, index, value, left === Number.POSITIVE_INFINITY ? undefined : left);
   return Atomics.wait(words, index, value, left);
 }
 
@@ -236,7 +236,7 @@ function parkAsync(
   left: number,
   signal: AbortSignal | undefined,
 ): WaitResult | Promise<WaitResult> {
-  const handle = shm!.waitAsync(words, index, value, left === Number.POSITIVE_INFINITY ? undefined : left);
+  const handle = shmModule()!.waitAsync(words, index, value, left === Number.POSITIVE_INFINITY ? undefined : left);
   if (!handle.async) return handle.value;
   const keepAlive = setLongTimeout(noop, left + 1000);
   let onAbort: (() => void) | undefined;

@@ -39,7 +39,7 @@ import {
   DataCloneError,
   type SyncWaitOptions,
   type WaitOptions,
-  allocateWords,
+  allocateLocalWords,
   checkSyncWaitOptions,
   checkWaitOptions,
   deadlineOf,
@@ -224,7 +224,7 @@ export class Thread<A extends unknown[] = any[], R = unknown> {
       throw new ConcRuntimeError(`Thread.start: ${this.name} was already started (threads can only be started once)`);
     refuseWhileImportingTarget('Thread.start');
     const encoded = encode(this.args, 'thread', 'args');
-    const status = allocateWords(STATUS_WORDS); // see protocol.ts
+    const status = allocateLocalWords(STATUS_WORDS); // see protocol.ts; local: the reaper reads it
     const { port1, port2 } = new MessageChannel();
     const watch = prepareThreadWatch();
     const boot: BootData = {
