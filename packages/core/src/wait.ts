@@ -28,7 +28,7 @@
 
 import { inArena } from './arena.js';
 import { shmModule } from './backend.js';
-import { setLongTimeout } from './timers.js';
+import { type LongTimeout, MAX_TIMER_MS, setLongTimeout } from './timers.js';
 
 /** Options every waiting method takes. */
 export interface WaitOptions {
@@ -226,9 +226,29 @@ export function waitAsync(
 
 /**
  * waitAsync on arena words: the kernel futex, from @conc/shm's helper thread.
- * Unlike V8's, such a wait can be cancelled, so an abort cancels just this
- * one (it resolves 'ok'; the caller sees `signal.aborted`).
+ *
+ * The async waiters of one thread on one word (and value) share ONE native
+ * wait, a group: when it ends, its waiters resume in the order they began
+ * waiting, as V8's waitAsync resumes them (a Queue's concurrent gets in one
+ * thread are served in call order), and 300 pending gets cost one kernel
+ * waiter, not 300. Each waiter keeps its own deadline and signal: a waiter
+ * that times out or is aborted leaves its group (resolving 'timed-out', or
+ * 'ok' with the caller seeing `signal.aborted`); the last one to leave
+ * cancels the native wait, which, unlike V8's, can be cancelled. Waking a
+ * group wakes all its waiters: every wake-up may be spurious, they re-check.
  */
+interface Waiter {
+  resolve(r: WaitResult): void;
+  timer: LongTimeout;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+interface Group {
+  waiters: Set<Waiter>;
+  cancel(): boolean;
+}
+const groups = new Map<ArrayBufferLike, Map<string, Group>>();
+
 function parkAsync(
   words: Int32Array,
   index: number,
@@ -236,19 +256,55 @@ function parkAsync(
   left: number,
   signal: AbortSignal | undefined,
 ): WaitResult | Promise<WaitResult> {
-  const handle = shmModule()!.waitAsync(words, index, value, left === Number.POSITIVE_INFINITY ? undefined : left);
-  if (!handle.async) return handle.value;
-  const keepAlive = setLongTimeout(noop, left + 1000);
-  let onAbort: (() => void) | undefined;
-  if (signal) {
-    onAbort = () => handle.cancel();
-    signal.addEventListener('abort', onAbort, { once: true });
+  let byKey = groups.get(words.buffer);
+  if (byKey === undefined) groups.set(words.buffer, (byKey = new Map()));
+  const key = `${words.byteOffset / 4 + index}:${value}`;
+  let group = byKey.get(key);
+  if (group === undefined) {
+    const handle = shmModule()!.waitAsync(words, index, value);
+    if (!handle.async) return handle.value;
+    const g: Group = { waiters: new Set(), cancel: handle.cancel };
+    group = g;
+    byKey.set(key, g);
+    handle.value.then(() => {
+      if (byKey!.get(key) === g) byKey!.delete(key);
+      for (const w of g.waiters) settle(w, 'ok');
+      g.waiters.clear();
+    });
   }
-  return handle.value.then((v) => {
-    keepAlive.clear();
-    if (onAbort) signal!.removeEventListener('abort', onAbort);
-    return v === 'cancelled' ? 'ok' : v;
+  const g = group;
+  return new Promise<WaitResult>((resolve) => {
+    const w: Waiter = {
+      resolve,
+      signal,
+      onAbort: undefined,
+      // Also what holds the event loop open while the wait is pending.
+      timer: setLongTimeout(() => leave(w, 'timed-out'), left === Number.POSITIVE_INFINITY ? MAX_TIMER_MS : left),
+    };
+    if (left === Number.POSITIVE_INFINITY) {
+      w.timer.clear();
+      w.timer = setLongTimeout(noop, Number.MAX_SAFE_INTEGER);
+    }
+    if (signal) {
+      w.onAbort = () => leave(w, 'ok');
+      signal.addEventListener('abort', w.onAbort, { once: true });
+    }
+    g.waiters.add(w);
+    function leave(x: Waiter, r: WaitResult): void {
+      if (!g.waiters.delete(x)) return;
+      settle(x, r);
+      if (g.waiters.size === 0 && byKey!.get(key) === g) {
+        byKey!.delete(key);
+        g.cancel();
+      }
+    }
   });
+}
+
+function settle(w: Waiter, r: WaitResult): void {
+  w.timer.clear();
+  if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+  w.resolve(r);
 }
 
 /** Reject-with-reason helper for async methods: throws `signal.reason` if aborted. */

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { memoryBackend } from '@conc/core';
+import type { Lock } from '@conc/lock';
 import type { Process } from '@conc/process';
 import { onTestFinished } from 'vitest';
 
@@ -64,4 +66,26 @@ export function runNode(source: string) {
     lines.push(...parts);
   });
   return { child, lines };
+}
+
+/** Whether this run uses the broker (the fallback, CONC_SHM=0) rather than shared memory. */
+export const brokerMode = memoryBackend().name === 'threads';
+
+/**
+ * Wait until the death of a child that held `marker` (a Lock) has been dealt
+ * with, and check the lock was abandoned. On the broker, the broker releases
+ * a dead child's holdings, abandoned; on shared memory nobody releases
+ * anything: the next acquirer takes the lock over (within ROBUST_CHECK_MS),
+ * abandoned, and lets it go again.
+ */
+export async function deathSeen(marker: Lock, what: string): Promise<void> {
+  if (brokerMode) {
+    await until(() => !marker.locked, 5000, what);
+    if (!marker.abandoned) throw new Error(`${what}: the dead child's lock was not abandoned`);
+    return;
+  }
+  if (!(await marker.acquire({ timeout: 5000 }))) throw new Error(`timed out: ${what}`);
+  const abandoned = marker.abandoned;
+  marker.release();
+  if (!abandoned) throw new Error(`${what}: the dead child's lock was not abandoned`);
 }

@@ -14,7 +14,7 @@ import { Process } from '@conc/process';
 import { JoinableQueue, Queue } from '@conc/queue';
 import { Semaphore } from '@conc/semaphore';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import { finish, until } from './helpers.js';
+import { deathSeen, finish, until } from './helpers.js';
 
 const fixtures = new URL('./fixtures/integrity.mjs', import.meta.url).href;
 const t = (e: string) => ({ module: fixtures, export: e });
@@ -50,7 +50,7 @@ describe('a JoinableQueue consumer that dies', () => {
     const a = start('joinableWorker', [q, done, 3, marker]);
     await finish(a);
     expect(a.exitCode).toBe(-9);
-    await until(() => !marker.locked, 5000, "the broker's clean-up after the dead worker");
+    await deathSeen(marker, "the broker's clean-up after the dead worker");
     expect(q.qsize()).toBe(7);
     expect(q.unfinishedTasks).toBe(7);
     expect(drain(done)).toEqual([0, 1, 2]);
@@ -105,7 +105,7 @@ describe('a plain Queue consumer that dies', () => {
       await until(() => confirmA.qsize() >= at, 20_000, 'the consumer under way');
       a.kill();
       await finish(a);
-      await until(() => !marker.locked, 5000, "the broker's clean-up after the dead consumer");
+      await deathSeen(marker, "the broker's clean-up after the dead consumer");
       q.putNowait(null);
       const b = start('confirmEach', [q, confirmB]);
       await finish(b);
@@ -194,7 +194,7 @@ describe('Semaphore permits are not owned', () => {
       expect(await out.get({ timeout: 20_000 })).toBe('took');
       await finish(a);
       expect(a.exitCode).toBe(kill ? -9 : 0);
-      await until(() => !marker.locked, 5000, "the broker's clean-up after the child");
+      await deathSeen(marker, "the broker's clean-up after the child");
       expect(sem.value).toBe(0);
       const b = start('tryPermit', [sem, out]);
       expect(await out.get({ timeout: 20_000 })).toBe(false); // no permit nobody produced
@@ -227,7 +227,7 @@ describe('a Condition waiter that dies', () => {
     expect(await cond.acquire({ timeout: 20_000 })).toBe(true); // the child is in wait()
     a.kill();
     await finish(a);
-    await until(() => !marker.locked, 5000, "the broker's clean-up after the dead waiter");
+    await deathSeen(marker, "the broker's clean-up after the dead waiter");
     await new Promise((r) => setTimeout(r, 300)); // held for well over 250 ms
     cond.release();
     // Whoever gets the lock next (the dead waiter's aborted wait takes it back
@@ -255,7 +255,7 @@ describe('a Condition waiter that dies', () => {
     expect(await third.get({ timeout: 20_000 })).toBe('acquiring');
     a.kill();
     await finish(a);
-    await until(() => !marker.locked, 5000, "the broker's clean-up after the dead waiter");
+    await deathSeen(marker, "the broker's clean-up after the dead waiter");
     // The third process must not get the lock while this one holds it.
     await expect(third.get({ timeout: 500 })).rejects.toMatchObject({ name: 'QueueEmpty' });
     expect(cond.lock.locked).toBe(true);
@@ -279,7 +279,7 @@ describe('a Condition waiter that dies', () => {
     cond.release();
     dead.kill();
     await finish(dead);
-    await until(() => !marker.locked, 5000, "the broker's clean-up after the dead waiter");
+    await deathSeen(marker, "the broker's clean-up after the dead waiter");
     await cond.acquire();
     cond.notify(1);
     cond.release();
