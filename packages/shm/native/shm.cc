@@ -266,6 +266,18 @@ static napi_value Wake(napi_env env, napi_callback_info info) {
   return v;
 }
 
+// close(fd): close a region's descriptor (its mappings stay valid). Node's fs.closeSync
+// would do, but warns in a worker thread about an fd that thread's fs did not open.
+static napi_value Close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  get_args(env, info, 1, argv);
+  double fd;
+  if (!get_int(env, argv[0], "closeRegion", "fd", 0, INT_MAX, &fd)) return nullptr;
+  if (close((int)fd) != 0)
+    return throw_error(env, "Error", "ERR_CONC_SHM_FD", "closeRegion: cannot close fd " + std::to_string((int)fd) + " (" + errno_text(errno) + ")");
+  return nullptr;
+}
+
 }  // namespace conc_shm
 
 using namespace conc_shm;
@@ -275,6 +287,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"create", nullptr, Create, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"map", nullptr, Map, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"wait", nullptr, Wait, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"wake", nullptr, Wake, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

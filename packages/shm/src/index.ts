@@ -21,7 +21,7 @@ export const sharedArrayBuffer: boolean = native?.sharedArrayBuffer ?? false;
 export interface Region {
   /** The mapped bytes: a SharedArrayBuffer where {@link sharedArrayBuffer}, else an external ArrayBuffer. */
   readonly buffer: SharedArrayBuffer | ArrayBuffer;
-  /** The region's file descriptor (a memfd), open until the caller closes it (`fs.closeSync`). */
+  /** The region's file descriptor (a memfd), open until the caller closes it ({@link closeRegion}). */
   readonly fd: number;
   /** Its length in bytes. */
   readonly size: number;
@@ -63,6 +63,15 @@ export function createRegion(size: number): Region {
 /** Map the region of descriptor `fd` (all of it, or its first `size` bytes): in a child, or in a worker thread. */
 export function mapRegion(fd: number, size?: number): Region {
   return region(need().map(fd, size));
+}
+
+/**
+ * Close a region's descriptor (give the region or its fd). Its mappings stay valid; the memory
+ * goes away with the last mapping in any process. Another process or thread can no longer map
+ * it from this fd. (`fs.closeSync` works too, but warns in a worker thread.)
+ */
+export function closeRegion(region: Region | number): void {
+  need().close(typeof region === 'number' ? region : region.fd);
 }
 
 /**

@@ -8,7 +8,7 @@
 // one mapping seen through the other, a wake with no waiter waking 0, a wait on a
 // changed word answering 'not-equal' and a zero-timeout wait 'timed-out'.
 // Otherwise `reason` says which step failed, and the API throws with it.
-import { closeSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ export interface Native {
     timeoutMs?: number,
   ): 'not-equal' | 'timed-out' | [number, Promise<'ok' | 'timed-out' | 'cancelled'>];
   cancel(id: number): boolean;
+  close(fd: number): void;
   pendingCount(): number;
   sharedArrayBuffer: boolean;
 }
@@ -59,7 +60,7 @@ function selfTest(native: Native): string {
     if (native.wait(ib, 1, 7, 0) !== 'timed-out') return 'a zero-timeout futex wait did not time out';
     return '';
   } finally {
-    closeSync(a.fd);
+    native.close(a.fd);
   }
 }
 

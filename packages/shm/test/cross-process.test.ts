@@ -1,6 +1,5 @@
 // Real child processes mapping the parent's region from the fd in their stdio.
-import { closeSync } from 'node:fs';
-import { available, createRegion, reason, wait, wake } from '@conc/shm';
+import { available, closeRegion, createRegion, reason, wait, wake } from '@conc/shm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { go, goAsync, startChild } from './helpers';
 
@@ -11,7 +10,7 @@ function region(size = 4096) {
   return { ...r, words: new Int32Array(r.buffer) };
 }
 afterEach(() => {
-  while (fds.length) closeSync(fds.pop()!);
+  while (fds.length) closeRegion(fds.pop()!);
 });
 
 describe.runIf(!available)('without the native module', () => {

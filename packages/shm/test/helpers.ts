@@ -66,3 +66,19 @@ export async function goAsync(words: Int32Array, timeout = 20_000): Promise<void
   Atomics.store(words, 2, 1);
   wake(words, 2);
 }
+
+import { spawnSync } from 'node:child_process';
+
+const pkgDir = new URL('..', import.meta.url).pathname;
+
+/** Run an ES module `code` in a fresh Node (it imports '@conc/shm' by name); its exit status, stdout, stderr, time. */
+export function runModule(code: string, env: Record<string, string> = {}, timeout = 20_000) {
+  const t = performance.now();
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: pkgDir,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout,
+  });
+  return { status: r.status, signal: r.signal, stdout: r.stdout.trim(), stderr: r.stderr, ms: performance.now() - t };
+}
