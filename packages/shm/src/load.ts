@@ -67,7 +67,10 @@ function selfTest(native: Native): string {
 function load(): { native: Native | null; reason: string } {
   if (process.env.CONC_SHM === '0') return { native: null, reason: 'CONC_SHM=0 is set in the environment' };
   if (process.platform !== 'linux')
-    return { native: null, reason: `shared memory and the futex are implemented for Linux only, not ${process.platform}` };
+    return {
+      native: null,
+      reason: `shared memory and the futex are implemented for Linux only, not ${process.platform}`,
+    };
   if (!existsSync(binaryPath)) {
     let why = `no native binary at ${binaryPath}`;
     try {

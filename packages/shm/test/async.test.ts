@@ -67,7 +67,12 @@ describe.runIf(available)('waitAsync', () => {
       const a = words();
       const counts = new Array(300).fill(0);
       const ws = Array.from({ length: 300 }, (_, k) => pending(waitAsync(a, k < 100 ? 0 : k - 99, 0, 10_000)));
-      const done = ws.map((w, k) => w.value.then((r) => (counts[k]++, r)));
+      const done = ws.map((w, k) =>
+        w.value.then((r) => {
+          counts[k]++;
+          return r;
+        }),
+      );
       // Wake from this thread (the helper is another thread): change each word, then wake it.
       await new Promise((r) => setTimeout(r, round % 3));
       for (let i = 0; i <= 200; i++) {

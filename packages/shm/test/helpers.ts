@@ -11,7 +11,13 @@ export interface Child {
 }
 
 /** Start fixtures/child.mjs `mode arg` with `fd` as its fd 3; bounded by `timeout`. */
-export function startChild(fd: number, mode: string, arg: string | number = '', timeout = 25_000, env = process.env): Child {
+export function startChild(
+  fd: number,
+  mode: string,
+  arg: string | number = '',
+  timeout = 25_000,
+  env = process.env,
+): Child {
   const proc = spawn(process.execPath, [childScript, mode, String(arg)], {
     stdio: ['ignore', 'pipe', 'pipe', fd],
     env,

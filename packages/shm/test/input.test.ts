@@ -26,7 +26,12 @@ describe.runIf(available)('bad input', () => {
   });
 
   it('a size must be a positive integer', () => {
-    expect(() => createRegion(-1)).toThrow(expect.objectContaining({ name: 'RangeError', message: expect.stringMatching(/size must be an integer in \[1,/) }));
+    expect(() => createRegion(-1)).toThrow(
+      expect.objectContaining({
+        name: 'RangeError',
+        message: expect.stringMatching(/size must be an integer in \[1,/),
+      }),
+    );
     expect(() => createRegion(0)).toThrow(RangeError);
     expect(() => createRegion(1.5)).toThrow(RangeError);
     expect(() => createRegion('64' as any)).toThrow(TypeError);
@@ -40,7 +45,10 @@ describe.runIf(available)('bad input', () => {
     closeRegion(r.fd);
     expect(() => closeRegion(r.fd)).toThrow(/cannot close fd \d+ \(EBADF/);
     expect(() => mapRegion(r.fd)).toThrow(
-      expect.objectContaining({ code: 'ERR_CONC_SHM_FD', message: expect.stringMatching(/is not an open descriptor \(EBADF/) }),
+      expect.objectContaining({
+        code: 'ERR_CONC_SHM_FD',
+        message: expect.stringMatching(/is not an open descriptor \(EBADF/),
+      }),
     );
     expect(() => mapRegion(-1)).toThrow(RangeError);
     const dir = openSync(tmpdir(), 'r');
@@ -65,7 +73,10 @@ describe('CONC_SHM=0', () => {
     expect(JSON.parse(r.stdout)).toEqual({
       available: false,
       reason: 'CONC_SHM=0 is set in the environment',
-      errors: [`ShmUnavailableError ERR_CONC_SHM_UNAVAILABLE ${msg}`, `ShmUnavailableError ERR_CONC_SHM_UNAVAILABLE ${msg}`],
+      errors: [
+        `ShmUnavailableError ERR_CONC_SHM_UNAVAILABLE ${msg}`,
+        `ShmUnavailableError ERR_CONC_SHM_UNAVAILABLE ${msg}`,
+      ],
     });
   });
 });

@@ -1,7 +1,16 @@
 // Worker threads: a worker maps the region's fd itself (what Node 20 needs: an external
 // ArrayBuffer is copied by postMessage); where regions are SharedArrayBuffers, posting works too.
 import { Worker } from 'node:worker_threads';
-import { available, closeRegion, createRegion, pendingAsyncWaits, sharedArrayBuffer, wait, waitAsync, wake } from '@conc/shm';
+import {
+  available,
+  closeRegion,
+  createRegion,
+  pendingAsyncWaits,
+  sharedArrayBuffer,
+  wait,
+  waitAsync,
+  wake,
+} from '@conc/shm';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const fds: number[] = [];
@@ -63,18 +72,23 @@ describe.runIf(available)('worker threads', () => {
     const { buffer, words, shared } = region();
     expect(shared).toBe(true);
     expect(buffer).toBeInstanceOf(SharedArrayBuffer);
-    const w = workerCode(`parentPort.once('message', (b) => { const a = new Int32Array(b); for (let i = 0; i < 1e5; i++) Atomics.add(a, 0, 1); parentPort.close(); });`);
+    const w = workerCode(
+      `parentPort.once('message', (b) => { const a = new Int32Array(b); for (let i = 0; i < 1e5; i++) Atomics.add(a, 0, 1); parentPort.close(); });`,
+    );
     w.postMessage(buffer);
     for (let i = 0; i < 1e5; i++) Atomics.add(words, 0, 1);
     expect(await exitOf(w)).toBe(0);
     expect(Atomics.load(words, 0)).toBe(2e5);
   });
 
-  it.runIf(!sharedArrayBuffer)('where regions are external ArrayBuffers, postMessage copies them (so workers map the fd)', () => {
-    const { buffer, shared } = region();
-    expect(shared).toBe(false);
-    expect(buffer).not.toBeInstanceOf(SharedArrayBuffer);
-  });
+  it.runIf(!sharedArrayBuffer)(
+    'where regions are external ArrayBuffers, postMessage copies them (so workers map the fd)',
+    () => {
+      const { buffer, shared } = region();
+      expect(shared).toBe(false);
+      expect(buffer).not.toBeInstanceOf(SharedArrayBuffer);
+    },
+  );
 
   it('async waits in a worker resolve there; terminating a worker with a wait pending drops it', async () => {
     const { fd, size, words } = region();
