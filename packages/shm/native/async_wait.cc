@@ -25,7 +25,7 @@
 // Without FUTEX_WAITV (ENOSYS, or CONC_SHM_NO_WAITV=1) step 2 parks with plain
 // FUTEX_WAIT on one pending word at a time, round robin, in slices (50 ms with
 // one distinct word, 5 ms with several), and a new wait or a cancel wakes the
-// word the helper is parked on.
+// word the helper is parked on (a spurious wakeup for other waiters on it).
 // Invariants: each Wait completes exactly once (it leaves `pending` under `mu`
 // exactly once: by the helper, by cancel, or by its env's teardown); `mu` is never
 // held across a kernel wait; the helper only reads words of waits in `pending`,
@@ -86,8 +86,10 @@ struct AsyncWait {
   const char* result = nullptr;
 };
 
-static std::mutex mu;
-static std::vector<AsyncWait*> pending;  // oldest first
+// Allocated once and never destroyed: at process exit static destructors run while the
+// helper thread may still wake up and touch them.
+static std::mutex& mu = *new std::mutex();
+static std::vector<AsyncWait*>& pending = *new std::vector<AsyncWait*>();  // oldest first
 static int32_t control = 0;
 static int32_t* parked_on = nullptr;  // fallback mode: the word the helper parks on
 static bool helper_started = false;
