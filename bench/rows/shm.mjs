@@ -8,11 +8,10 @@
 // Two processes x 1e6 plain increments under a 3-state futex mutex (Drepper's
 // mutex 2) in the region, vs Python's mp.Lock + Value(lock=False): increments/s,
 // and the total is checked exact.
-// Imports the package by path (bench/package.json does not list @conc/shm yet).
 import { spawn } from 'node:child_process';
 import { python, repeat, report } from '../harness.mjs';
 
-const shm = await import('../../packages/shm/dist/index.js');
+const shm = await import('@conc/shm');
 const child = new URL('./shm.workers.mjs', import.meta.url).pathname;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const PINGS = 20_000;

@@ -1,6 +1,6 @@
 // The child process of bench/rows/shm.mjs (a script, not thread targets): the region is fd 3; argv: mode, n, spin.
 // Words: 0 ping-pong turn, 1 ready, 2 go, 3 counter, 4 the 3-state mutex.
-import { mapRegion, wait, wake } from '../../packages/shm/dist/index.js';
+import { mapRegion, wait, wake } from '@conc/shm';
 
 const [mode, nArg, spinArg] = process.argv.slice(2);
 const n = Number(nArg);
