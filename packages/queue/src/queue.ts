@@ -419,8 +419,10 @@ export class Queue<T = unknown> {
    * rejected get has taken nothing.
    */
   get(options?: WaitOptions): Promise<T> {
-    const refused = refuseWait(options, this.names.get);
-    if (refused) return refused;
+    if (options !== undefined) {
+      const refused = refuseWait(options, this.names.get);
+      if (refused) return refused;
+    }
     const w = this.words;
     if (namedTryLock(w, GET_LOCK, HELD)) {
       let v = lockedGet(this);
@@ -430,6 +432,7 @@ export class Queue<T = unknown> {
         v = lockedGet(this);
       if (v === SHUT) return Promise.reject(shutEmptyError(this.names.get));
       if (v !== WAIT) {
+        if (v !== V8_PENDING) return Promise.resolve(v as T);
         try {
           return Promise.resolve(takeItem(v) as T);
         } catch (error) {
