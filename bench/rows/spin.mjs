@@ -1,8 +1,6 @@
 // core's AdaptiveSpin (spin.ts) backs off when spinning fails: several pairs of
 // threads ping-ponging at once, more runnable threads than cores, with an
-// AdaptiveSpin then a park (as Condition and Barrier wait), and with core's
-// plain waitSync (its windowed AdaptiveSpin, as Event and Semaphore wait),
-// against a fixed 2000-poll spin, in
+// AdaptiveSpin then a park (as Condition and Barrier wait) against a fixed 2000-poll spin, in
 // turns in the same invocation; and one pair (a core each), where spinning
 // pays and the adaptive spin must not cost anything. No target in
 // BENCHMARKS.md: for information (item 2 of issue 10).
@@ -32,17 +30,15 @@ async function pairsPingPong(name, pairs, n) {
 
 async function inTurns(rounds, pairs, n) {
   const adaptive = [];
-  const plain = [];
   const fixed = [];
   const budgets = [];
   for (let r = 0; r < rounds; r++) {
     const a = await pairsPingPong('adaptivePingPong', pairs, n);
     adaptive.push(a.rate);
     budgets.push(a.budget);
-    plain.push((await pairsPingPong('plainPingPong', pairs, n)).rate);
     fixed.push((await pairsPingPong('fixedPingPong', pairs, n)).rate);
   }
-  return { adaptive: median(adaptive), plain: median(plain), fixed: median(fixed), budget: median(budgets) };
+  return { adaptive: median(adaptive), fixed: median(fixed), budget: median(budgets) };
 }
 
 export default async function () {
@@ -54,20 +50,10 @@ export default async function () {
     { label: `AdaptiveSpin, then park (ends at ${Math.round(crowded.budget)} polls)`, value: crowded.adaptive },
     [{ label: 'fixed spin, 2000 polls then park', value: crowded.fixed }],
   );
-  report(
-    `Ping-pong, ${pairs} pairs on ${cores} cores, core's plain waitSync (round trips/s, total)`,
-    { label: 'waitSync (windowed AdaptiveSpin, then park)', value: crowded.plain },
-    [{ label: 'fixed spin, 2000 polls then park', value: crowded.fixed }],
-  );
   const one = await inTurns(3, 1, 100_000);
   report(
     `Ping-pong, 1 pair on ${cores} cores (round trips/s)`,
     { label: `AdaptiveSpin, then park (ends at ${Math.round(one.budget)} polls)`, value: one.adaptive },
-    [{ label: 'fixed spin, 2000 polls then park', value: one.fixed }],
-  );
-  report(
-    `Ping-pong, 1 pair on ${cores} cores, core's plain waitSync (round trips/s)`,
-    { label: 'waitSync (windowed AdaptiveSpin, then park)', value: one.plain },
     [{ label: 'fixed spin, 2000 polls then park', value: one.fixed }],
   );
 }

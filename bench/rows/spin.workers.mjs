@@ -1,5 +1,5 @@
 // Thread targets for the spin row (loaded by module reference in the workers).
-import { AdaptiveSpin, SPIN_SYNC, waitSync, wake } from '@conc/core';
+import { AdaptiveSpin, waitSync, wake } from '@conc/core';
 import { rawPingPong, startLine } from './condition.workers.mjs';
 
 /**
@@ -18,24 +18,6 @@ export function adaptivePingPong(turn, go, n, me) {
     wake(turn, 0);
   }
   return spin.budget;
-}
-
-/**
- * Ping-pong with core's plain wait (waitSync with its default spin: the
- * thread's windowed AdaptiveSpin, as Event, Semaphore and Barrier wait);
- * returns SPIN_SYNC, the cap of that spin.
- */
-export function plainPingPong(turn, go, n, me) {
-  startLine(go);
-  const other = 1 - me;
-  for (let i = 0; i < n; i++) {
-    for (let v = Atomics.load(turn, 0); v !== me; v = Atomics.load(turn, 0)) {
-      waitSync(turn, 0, v, Number.POSITIVE_INFINITY);
-    }
-    Atomics.store(turn, 0, other);
-    wake(turn, 0);
-  }
-  return SPIN_SYNC;
 }
 
 /** The fixed-spin baseline (2000 polls, then park), as the ping-pong rows' raw baseline. */

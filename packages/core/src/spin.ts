@@ -1,7 +1,7 @@
 /**
  * AdaptiveSpin: how many times a waiter polls a word before it parks, the
- * adaptive spinning policy of conc (Condition, Barrier, and core's plain
- * waits, spinWhileEqual in wait.ts, with a window: see "Windowed" below).
+ * adaptive spinning policy of conc (Condition, Barrier; core's plain waits
+ * keep a fixed count for now: see spinWhileEqual in wait.ts for why).
  *
  * Why spin at all: parking and waking a thread costs ~30 us here, while a
  * peer that is running usually changes the word within a few hundred
@@ -35,18 +35,6 @@
  * polls a few dozen times only: its thread has an event loop to run) says
  * nothing about the budget, and changes nothing.
  *
- * Windowed (a `window` given to the constructor, core's plain waits): a
- * failed spin shrinks the budget only while failures dominate, more than
- * half of the last `window` spins; a success below SPIN_START doubles the
- * budget (grows back fast). Why: in a healthy two-thread ping-pong most
- * spins succeed, and the odd failure (a preemption, a page fault) says
- * nothing about the next wait; halving at each one made the next spins
- * shorter, they parked more, and one park costs about a hundred hand-offs
- * (an Event ping-pong at ~60% of the fixed spin's rate, issue 10). With
- * more runnable threads than cores nearly every spin fails, so the window
- * fills with failures within `window`/2 waits and the budget comes down as
- * before.
- *
  * Cost: nothing on the fast paths (a primitive consults its spin only once
  * its fast path failed); one read and one write of a plain field per spin.
  * The budget is per thread and not shared: no Atomics, no cache line moves.
@@ -74,25 +62,9 @@ export class AdaptiveSpin {
   private probeIn = PROBE_FIRST;
   /** The spin under way is a probe (set by polls, cleared by record). */
   private probing = false;
-  /** Windowed: how many recent spins count (0: not windowed, every failure shrinks). */
-  private readonly window: number;
-  /** Windowed: the last `window` outcomes, one bit each (1: failed), newest in bit 0. */
-  private history = 0;
-  /** Windowed: how many bits of `history` are set. */
-  private failures = 0;
 
-  /**
-   * @param budget the polls of the first spin.
-   * @param window 0 (default): halve at each failed spin; 1..31: halve only
-   *   while more than half of the last `window` spins failed, and double a
-   *   budget below SPIN_START on success (see "Windowed" at the top).
-   */
-  constructor(budget: number = SPIN_START, window = 0) {
-    if (!Number.isInteger(window) || window < 0 || window > 31) {
-      throw new RangeError(`AdaptiveSpin: window must be an integer in 0..31, got ${window}`);
-    }
+  constructor(budget: number = SPIN_START) {
     this.budget = budget;
-    this.window = window;
   }
 
   /**
@@ -135,7 +107,6 @@ export class AdaptiveSpin {
    * next. Returns `success`.
    */
   record(success: boolean, polls: number = this.budget): boolean {
-    if (this.window > 0) return this.recordWindowed(success, polls);
     if (this.probing) {
       this.probing = false;
       if (success) this.budget = SPIN_START;
@@ -145,27 +116,6 @@ export class AdaptiveSpin {
       this.budget = grown(this.budget);
       if (this.budget === SPIN_MAX) this.probeEvery = PROBE_FIRST;
     } else if (polls >= SPIN_MIN) {
-      this.budget = shrunk(Math.min(polls, this.budget));
-    }
-    return success;
-  }
-
-  /** {@link record} of a windowed spin (see "Windowed" at the top). */
-  private recordWindowed(success: boolean, polls: number): boolean {
-    if (!success && polls < SPIN_MIN && !this.probing) return false; // says nothing (as record)
-    const k = this.window;
-    const oldest = (this.history >>> (k - 1)) & 1;
-    this.history = ((this.history << 1) | (success ? 0 : 1)) & ((1 << k) - 1);
-    this.failures += (success ? 0 : 1) - oldest;
-    if (this.probing) {
-      this.probing = false;
-      if (success) this.budget = SPIN_START;
-      else this.probeEvery = Math.min(this.probeEvery * 2, PROBE_MAX);
-      this.probeIn = this.probeEvery;
-    } else if (success) {
-      this.budget = this.budget < SPIN_START ? Math.min(this.budget * 2, SPIN_START) : grown(this.budget);
-      if (this.budget === SPIN_MAX) this.probeEvery = PROBE_FIRST;
-    } else if (2 * this.failures > k) {
       this.budget = shrunk(Math.min(polls, this.budget));
     }
     return success;

@@ -26,7 +26,6 @@
  *   behind to swallow a later single notify.
  */
 
-import { AdaptiveSpin, SPIN_MIN } from './spin.js';
 import { setLongTimeout } from './timers.js';
 
 /** Options every waiting method takes. */
@@ -43,7 +42,7 @@ export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
 /** Result of one wait on a word. */
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
-/** How many times a blocking waiter polls the word before it parks (at most: spinWhileEqual adapts). */
+/** How many times a blocking waiter polls the word before it parks. */
 export const SPIN_SYNC = 2000;
 /** Async waiters run on an event loop: poll much less before parking. */
 export const SPIN_ASYNC = 50;
@@ -153,25 +152,16 @@ export function wake(words: Int32Array, index: number, count = Number.POSITIVE_I
 }
 
 /**
- * The plain waits' spin in this thread: an AdaptiveSpin with a window of
- * PLAIN_WINDOW spins (spin.ts, "Windowed"), so the budget comes down only
- * while most spins fail (more runnable threads than cores), not at the odd
- * failure of a healthy ping-pong. Per thread (a module instance per
- * thread), shared by every primitive's plain waits in it: a thread that
- * spins in vain on one word is on a crowded machine for all of them.
- */
-const PLAIN_WINDOW = 16;
-const plain = new AdaptiveSpin(SPIN_SYNC, PLAIN_WINDOW);
-
-/**
  * Poll `words[index]` up to `spins` times; true as soon as it differs from
- * `value`. A spin of SPIN_MIN polls or more goes through this thread's
- * windowed AdaptiveSpin (see `plain` above), `spins` at most: while spins
- * succeed it is `spins` polls, as a fixed loop; while most fail it comes
- * down towards SPIN_MIN. Shorter spins (async waits) are a fixed loop.
+ * `value`. A fixed count, not an AdaptiveSpin (spin.ts), for now: with one
+ * adaptive budget per thread, an Event and a Semaphore ping-pong between two
+ * threads ran at 1.0-1.8 M/s against 1.9-3.1 M/s with this loop (the same
+ * build otherwise, alternated in one session, issue 10): every isolated
+ * failed spin shrank the budget, the shorter spins that followed parked more,
+ * and one park costs about a hundred hand-offs. Primitives whose waiters can
+ * outnumber the cores (Condition, Barrier) keep their own AdaptiveSpin.
  */
 export function spinWhileEqual(words: Int32Array, index: number, value: number, spins: number): boolean {
-  if (spins >= SPIN_MIN) return plain.whileEqual(words, index, value, spins);
   for (let i = 0; i < spins; i++) if (Atomics.load(words, index) !== value) return true;
   return false;
 }
