@@ -45,7 +45,7 @@ import {
 import { Lock, RLock } from '@conc/lock';
 import { audit } from './death.js';
 import { type ConditionLock, Handoff, reacquireAsync, servedSoon } from './handoff.js';
-import { lockInner, NGHOSTS, SERVED, serve, TICKETS, unlockInner, WORDS } from './queue.js';
+import { lockInner, NGHOSTS, PENDING, SERVED, serve, TICKETS, unlockInner, WORDS } from './queue.js';
 import { enqueue, parkAsync, parkSync, settle } from './waiter.js';
 
 export type { ConditionLock, SyncWaitOptions };
@@ -335,6 +335,17 @@ export class Condition extends Acquirable {
     } finally {
       unlockInner(w);
     }
+  }
+
+  /**
+   * @internal The queue's counters, read by tests (no word offsets outside
+   * queue.ts): `pending()` woken waiters not yet holding the lock again (0
+   * once all are back), `tickets()` the ticket counter (unchanged: nothing
+   * was enqueued).
+   */
+  get counters(): { pending(): number; tickets(): number } {
+    const w = this.words;
+    return { pending: () => Atomics.load(w, PENDING), tickets: () => Atomics.load(w, TICKETS) };
   }
 
   override toString(): string {

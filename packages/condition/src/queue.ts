@@ -7,20 +7,23 @@
  * Layout: 64 shared Int32 words (256 bytes, four cache lines), beside the
  * lock's own words. A hand-off moves as few cache lines as it can between
  * the notifier and the waiter: the waiter spins on SERVED's line, which a
- * notify writes twice (PENDING, SERVED) when the waiter is spinning; all
- * the rest a notify writes is on INNER's line, which the waiter touches
- * only to take its ticket and to free its slot.
+ * notify writes once (SERVED) when the waiter is spinning, and which also
+ * holds TICKETS, so that notify's "anyone waiting?" reads one line; all the
+ * rest a notify writes (PENDING, the slots) is on INNER's line, which the
+ * notify holds already, and which the waiter touches only to take its
+ * ticket and, once back, to free its slot and take itself off PENDING (one
+ * line for both).
  *   [0]  INNER    a small futex mutex guarding the queue words; it names its
  *                 holder (core's named lock: 0 free, else the holder's
  *                 liveness id << 1, bit 0 while waiters may be parked)
- *   [1]  TICKETS  the next ticket to hand out
+ *   [1]  PENDING  woken waiters that have not yet taken the lock back
  *   [2..15] SLOT  seven (ticket, waiter) pairs: which thread (its liveness
  *                 id, @conc/core's threadLivenessId) waits on which ticket,
  *                 or was served on it and has not come back; the ticket word
  *                 of a served slot holds its horizon instead (the TICKETS of
  *                 the notify: the tickets that were waiting then)
  *   [16] SERVED   every ticket before it is resolved (woken, or cancelled)
- *   [17] PENDING  woken waiters that have not yet taken the lock back
+ *   [17] TICKETS  the next ticket to hand out
  *   [18] PARKED   waiters parked (core's waitSync / waitAsync) right now
  *   [19] NGHOSTS  how many entries of GHOST are in use
  *   [24..31] PARK eight park words; ticket t parks on PARK + (t & 7)
@@ -111,7 +114,13 @@ import {
 import { reclaimAll } from './death.js';
 
 export const INNER = 0;
-export const TICKETS = 1;
+/**
+ * Woken waiters that have not yet taken the lock back. On INNER's line: a
+ * notify writes it while it holds INNER, and the woken waiter takes itself
+ * off in the same line as it frees its slot; the line spinners poll
+ * (SERVED's) then changes once per notify.
+ */
+export const PENDING = 1;
 /**
  * Slots [2..15], seven pairs (ticket, waiter): who waits on which ticket,
  * so that the tickets of threads that died can be found (see death.ts). The
@@ -123,10 +132,10 @@ export const TICKETS = 1;
  */
 export const SLOT = 2;
 export const SLOT_END = 16;
-/** On a cache line of its own with PENDING, PARKED, NGHOSTS and PARK: spinning waiters poll this line. */
+/** On a cache line of its own with TICKETS, PARKED, NGHOSTS and PARK: spinning waiters poll this line. */
 export const SERVED = 16;
-/** Woken waiters that have not yet taken the lock back (written with SERVED). */
-export const PENDING = 17;
+/** The next ticket to hand out; beside SERVED, so notify's "anyone waiting?" reads one line. */
+export const TICKETS = 17;
 export const PARKED = 18;
 export const NGHOSTS = 19;
 export const PARK = 24;

@@ -12,14 +12,14 @@ function waiting(cond: Condition): number {
   return Number(/waiting=(-?\d+)/.exec(String(cond))?.[1]);
 }
 
-/** Woken waiters not yet holding the lock again (internal word PENDING [17]): 0 once all are back. */
+/** Woken waiters not yet holding the lock again (the queue's PENDING): 0 once all are back. */
 function pending(cond: Condition): number {
-  return Atomics.load(cond.words, 17);
+  return cond.counters.pending();
 }
 
 /** The ticket counter (internal): unchanged means nothing was enqueued. */
 function tickets(cond: Condition): number {
-  return Atomics.load(cond.words, 1);
+  return cond.counters.tickets();
 }
 
 /** An async task on this thread: take the lock, wait once, release. Settles with the wait's result. */

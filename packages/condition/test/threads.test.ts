@@ -44,7 +44,7 @@ describe('no lost wake-up', () => {
     expect(await Promise.all(players.map((t) => finish<number>(t, 60_000)))).toEqual([n, n]);
     expect(turn[1]).toBe(2 * n);
     expect(turn[0]).toBe(0);
-    expect(Atomics.load(cond.words, 17)).toBe(0); // every woken waiter came back for the lock (PENDING)
+    expect(cond.counters.pending()).toBe(0); // every woken waiter came back for the lock
   }, 70_000);
 
   it('ping-pong over a plain Lock, async waits in both workers', async () => {

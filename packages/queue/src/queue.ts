@@ -152,7 +152,7 @@ import {
   WAIT,
   namesFor,
 } from './layout.js';
-import { type EncodedItem, type Ring, encodeItem, scratchItem, snapshot } from './record.js';
+import { type EncodedItem, type Ring, V8_PENDING, encodeItem, scratchItem, snapshot } from './record.js';
 import { lockSync, lockSlow, lockedGet, lockedPut, spinUntilReady, takeItem } from './sections.js';
 import { HELD, type Side } from './side.js';
 import { slowAsync, slowSync } from './slow.js';
@@ -392,15 +392,15 @@ export class Queue<T = unknown> {
    * On the main thread this blocks the event loop.
    */
   getSync(options?: SyncWaitOptions): T {
-    const method = this.names.getSync;
-    if (options !== undefined) checkSyncWaitOptions(options, method);
+    // The method's name is looked up only where a message may need it: not on the fast path.
+    if (options !== undefined) checkSyncWaitOptions(options, this.names.getSync);
     let deadline: number | undefined;
     if (!namedTryLock(this.words, GET_LOCK, HELD)) {
       deadline = deadlineOf(options?.timeout);
-      if (!lockSlow(this, this.getters, deadline)) throw getBusyError(method, options?.timeout);
+      if (!lockSlow(this, this.getters, deadline)) throw getBusyError(this.names.getSync, options?.timeout);
     }
     const v = lockedGet(this);
-    if (v !== WAIT && v !== SHUT) return takeItem(v) as T;
+    if (v !== WAIT && v !== SHUT) return (v === V8_PENDING ? takeItem(v) : v) as T;
     return slowSync(
       this,
       this.getters,
@@ -408,7 +408,7 @@ export class Queue<T = unknown> {
       v,
       deadline ?? deadlineOf(options?.timeout),
       options?.timeout,
-      method,
+      this.names.getSync,
     ) as T;
   }
 
@@ -419,8 +419,10 @@ export class Queue<T = unknown> {
    * rejected get has taken nothing.
    */
   get(options?: WaitOptions): Promise<T> {
-    const refused = refuseWait(options, this.names.get);
-    if (refused) return refused;
+    if (options !== undefined) {
+      const refused = refuseWait(options, this.names.get);
+      if (refused) return refused;
+    }
     const w = this.words;
     if (namedTryLock(w, GET_LOCK, HELD)) {
       let v = lockedGet(this);
@@ -430,6 +432,7 @@ export class Queue<T = unknown> {
         v = lockedGet(this);
       if (v === SHUT) return Promise.reject(shutEmptyError(this.names.get));
       if (v !== WAIT) {
+        if (v !== V8_PENDING) return Promise.resolve(v as T);
         try {
           return Promise.resolve(takeItem(v) as T);
         } catch (error) {

@@ -38,14 +38,26 @@ import { ASYNC_LOCKERS } from './layout.js';
 export const HELD = namedHolder();
 
 export class Side {
-  constructor(
-    private readonly w: Int32Array,
-    /** @internal the index of the side's lock word (tests hold it to wedge the side) */
-    readonly lock: number,
-    private readonly sleepy: number,
-    private readonly event: number,
-    private readonly count: number,
-  ) {}
+  // Plain fields set once, in this order, by the one constructor: every Side
+  // has the same hidden class, so the loads on the put/get path stay
+  // monomorphic (and the async-count index is computed here, not per unlock).
+  private readonly w: Int32Array;
+  /** @internal the index of the side's lock word (tests hold it to wedge the side) */
+  readonly lock: number;
+  /** The index of the lock's count of async waiters (ASYNC_LOCKERS words after it). */
+  private readonly asyncAt: number;
+  private readonly sleepy: number;
+  private readonly event: number;
+  private readonly count: number;
+
+  constructor(w: Int32Array, lock: number, sleepy: number, event: number, count: number) {
+    this.w = w;
+    this.lock = lock;
+    this.asyncAt = lock + ASYNC_LOCKERS;
+    this.sleepy = sleepy;
+    this.event = event;
+    this.count = count;
+  }
 
   // ---- the lock ---------------------------------------------------------------
 
@@ -66,7 +78,7 @@ export class Side {
 
   /** Async take, step 2: wait without taking until the word leaves `v`; true if its holder is gone. */
   waitFree(v: number, deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
-    return namedWaitFreeAsync(this.w, this.lock, v, deadline, signal, this.lock + ASYNC_LOCKERS);
+    return namedWaitFreeAsync(this.w, this.lock, v, deadline, signal, this.asyncAt);
   }
 
   /** Async take, step 3 (its holder gone): take the lock over from word `v`; the caller must repair. */
@@ -75,7 +87,7 @@ export class Side {
   }
 
   unlock(): void {
-    namedUnlock(this.w, this.lock, this.lock + ASYNC_LOCKERS);
+    namedUnlock(this.w, this.lock, this.asyncAt);
   }
 
   // ---- the sleepers -----------------------------------------------------------
