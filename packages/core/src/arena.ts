@@ -95,7 +95,9 @@ const slot: Slot = ((globalThis as any)[slotKey] ??= {
 function sizeFromEnv(): number {
   const mib = Number(process.env.CONC_SHM_SIZE ?? 256);
   if (!Number.isInteger(mib) || mib < 1 || mib > 65536) {
-    throw new RangeError(`CONC_SHM_SIZE must be a whole number of MiB between 1 and 65536, got ${process.env.CONC_SHM_SIZE}`);
+    throw new RangeError(
+      `CONC_SHM_SIZE must be a whole number of MiB between 1 and 65536, got ${process.env.CONC_SHM_SIZE}`,
+    );
   }
   return mib * 1024 * 1024;
 }

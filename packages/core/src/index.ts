@@ -1,6 +1,13 @@
 export { AdaptiveSpin, SPIN_MAX, SPIN_MIN, SPIN_START } from './spin.js';
 export { ConcRuntimeError, DataCloneError, TimeoutError, errorClass, registerErrorClass } from './errors.js';
-export { allocateLocalWords, allocateWords, crossesProcesses, describeWords, wordsView, type SharedWords } from './memory.js';
+export {
+  allocateLocalWords,
+  allocateWords,
+  crossesProcesses,
+  describeWords,
+  wordsView,
+  type SharedWords,
+} from './memory.js';
 export { memoryBackend, type BackendName } from './backend.js';
 export { processAlive } from './liveness.js';
 export {

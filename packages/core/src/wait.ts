@@ -150,7 +150,8 @@ export function refuseWait(options: WaitOptions | undefined, method: string): Pr
  * primitive wakes through it, so the memory backend decides how.
  */
 export function wake(words: Int32Array, index: number, count = Number.POSITIVE_INFINITY): number {
-  if (inArena(words.buffer)) return shmModule()!.wake(words, index, count === Number.POSITIVE_INFINITY ? 0x7fffffff : count);
+  if (inArena(words.buffer))
+    return shmModule()!.wake(words, index, count === Number.POSITIVE_INFINITY ? 0x7fffffff : count);
   return Atomics.notify(words, index, count);
 }
 
@@ -184,7 +185,8 @@ export function waitSync(
   if (spins > 0 && spinWhileEqual(words, index, value, spins)) return 'not-equal';
   const left = remaining(deadline);
   if (left === 0) return 'timed-out';
-  if (inArena(words.buffer)) return shmModule()!.wait(words, index, value, left === Number.POSITIVE_INFINITY ? undefined : left);
+  if (inArena(words.buffer))
+    return shmModule()!.wait(words, index, value, left === Number.POSITIVE_INFINITY ? undefined : left);
   return Atomics.wait(words, index, value, left);
 }
 

@@ -3,6 +3,7 @@ import {
   BRAND,
   DataCloneError,
   allocateWords,
+  memoryBackend,
   decode,
   decodeSync,
   describeWords,
@@ -149,7 +150,22 @@ describe('share / revive of a registered class', () => {
     expect(c2.value).toBe(22);
   });
 
-  it('refuses to send a primitive to a process without @conc/process', () => {
+  it('a primitive bound for a process: its words by reference on shared memory; refused without @conc/process on the fallback', () => {
+    if (memoryBackend().name === 'shm') {
+      // Its words are in the arena: it crosses as data (no broker), and revives over the same words.
+      const cell = new Cell();
+      const encoded = encode({ x: [cell] }, 'process', 'args') as any;
+      expect(encoded.s[0].remote).toBeUndefined();
+      expect(encoded.s[0].data.words.arena.pid).toBe(process.pid);
+      expect(encoded.s[0].data.words.buffer).toBeUndefined();
+      const copy = (decodeSync(structuredClone(encoded)) as any).x[0];
+      copy.value = 41;
+      expect(cell.value).toBe(41);
+      // Words in thread-only memory (a SharedArrayBuffer) cannot be mapped by a process: refused.
+      const local = new Cell(new Int32Array(new SharedArrayBuffer(4)));
+      expect(() => encode([local], 'process', 'args')).toThrow(/args\[0\] is a test\.core\.Cell.*@conc\/process/);
+      return;
+    }
     expect(() => encode({ x: [new Cell()] }, 'process', 'args')).toThrow(DataCloneError);
     expect(() => encode({ x: [new Cell()] }, 'process', 'args')).toThrow(
       /args\.x\[0\] is a test\.core\.Cell.*@conc\/process/,

@@ -68,8 +68,10 @@ export function runNode(source: string) {
   return { child, lines };
 }
 
-/** Whether this run uses the broker (the fallback, CONC_SHM=0) rather than shared memory. */
-export const brokerMode = memoryBackend().name === 'threads';
+/** Whether this run uses the broker (the fallback, CONC_SHM=0) rather than shared memory (CI runs both). */
+export function brokerMode(): boolean {
+  return memoryBackend().name === 'threads';
+}
 
 /**
  * Wait until the death of a child that held `marker` (a Lock) has been dealt
@@ -79,7 +81,7 @@ export const brokerMode = memoryBackend().name === 'threads';
  * abandoned, and lets it go again.
  */
 export async function deathSeen(marker: Lock, what: string): Promise<void> {
-  if (brokerMode) {
+  if (brokerMode()) {
     await until(() => !marker.locked, 5000, what);
     if (!marker.abandoned) throw new Error(`${what}: the dead child's lock was not abandoned`);
     return;

@@ -69,7 +69,7 @@ describe('Queue across processes', () => {
     // child runs a thread's code, where concurrent gets of one thread race for
     // each item as gets of different threads do (Python promises no order
     // among waiting getters either): every item exactly once.
-    if (brokerMode) expect(r.got).toEqual(Array.from({ length: n }, (_, i) => i));
+    if (brokerMode()) expect(r.got).toEqual(Array.from({ length: n }, (_, i) => i));
     else expect([...r.got].sort((a: number, b: number) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
     await finish(p);
     expect(q.qsize()).toBe(0);
