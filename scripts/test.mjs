@@ -6,7 +6,9 @@
 // on it, and so do its forks and every thread and child process the tests
 // start, all from process.execPath; apps/demos/test/node-version.test.ts
 // checks that). Typecheck, lint and the package checks run once, on the
-// machine's Node.
+// machine's Node. The suite also runs once more on the machine's Node with
+// CONC_SHM=0: the fallback memory backend (SharedArrayBuffers and the broker),
+// what users get where @conc/shm cannot load.
 // Each run prints `Node vX: N passed, N failed`; the last line is the total.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -41,15 +43,17 @@ function run(name, cmd, args, extraEnv = {}) {
 }
 
 /** Run the vitest suite (on the Node at `node`, its folder put first on PATH; none: this one) and count its tests. */
-function vitest(version, node) {
+function vitest(version, node, fallback = false) {
   const report = '.vitest-report.json';
   rmSync(report, { force: true });
   const args = ['run', '--reporter=default', '--reporter=json', `--outputFile=${report}`];
-  run(`tests on Node ${version}`, 'vitest', args, {
+  const label = fallback ? `${version}, fallback memory (CONC_SHM=0)` : version;
+  run(`tests on Node ${label}`, 'vitest', args, {
     ...(node ? { PATH: `${dirname(node)}${delimiter}${env.PATH}` } : {}),
     CONC_TEST_NODE: version.replace(/^v/, '').split('.')[0],
+    ...(fallback ? { CONC_SHM: '0' } : {}),
   });
-  const counts = { version, passed: 0, failed: 0, skipped: 0 };
+  const counts = { version: label, passed: 0, failed: 0, skipped: 0 };
   try {
     const json = JSON.parse(readFileSync(report, 'utf8'));
     counts.passed = json.numPassedTests;
@@ -79,6 +83,9 @@ function findNode(major) {
 const built = run('build', 'turbo', ['run', 'build', '--output-logs=errors-only']);
 if (built) {
   vitest(process.version);
+  // The whole suite again on the fallback backend (no native module: SharedArrayBuffers
+  // for threads, the broker for processes), as on a machine where @conc/shm cannot load.
+  if (process.env.CONC_SHM !== '0') vitest(process.version, undefined, true);
   for (const major of alsoNode) {
     // The suite runs in this same environment with only PATH changed (running
     // it under npx would hand npx's npm_config_* variables to the tests, and

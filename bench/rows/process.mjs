@@ -13,18 +13,24 @@
 // a shared machine hits both alike): a module target (ESM, imported in the
 // child) and a function target.
 //
-// A cross-process Lock round trip vs Python's multiprocessing.Lock (reported
-// as measured: ours is a socket round trip to the owner's broker thread,
-// Python's is a semaphore in shared memory).
+// On shared memory (@conc/shm): an uncontended Lock in a child vs the same
+// call in the parent and Python's `with lock:`; 2 processes incrementing a
+// counter under one Lock vs Python's mp.Lock + Value and a raw futex mutex
+// (rows/shm.mjs); an Event ping-pong parent <-> child vs Python's mp.Event.
+// On the fallback (the broker) the same rows run fewer calls.
 import { fork, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Barrier } from '@conc/barrier';
+import { memoryBackend } from '@conc/core';
 import { Event } from '@conc/event';
 import { Lock } from '@conc/lock';
 import { Process } from '@conc/process';
 import { Queue } from '@conc/queue';
 import { median, python, repeat, report } from '../harness.mjs';
+import { Counter } from './counter.mjs';
+import { mutexRun } from './shm.mjs';
 
 const workers = new URL('./process.workers.mjs', import.meta.url).href;
 const N = 100_000;
@@ -96,14 +102,21 @@ export default async function () {
         label: 'Python multiprocessing.Queue',
         value: pyBoth ? pyBoth[0] : null,
         skipped: 'python3 not found',
-        target: { min: 2 },
+        target: { min: 10 },
       },
     ],
   );
   report(
     'The same, whole program: both processes started and joined (items/s)',
     { label: 'conc Queue + Process', value: median(runs.map((r) => r[1])) },
-    [{ label: 'Python multiprocessing.Queue', value: pyBoth ? pyBoth[1] : null, skipped: 'python3 not found' }],
+    [
+      {
+        label: 'Python multiprocessing.Queue',
+        value: pyBoth ? pyBoth[1] : null,
+        skipped: 'python3 not found',
+        target: { min: 3 },
+      },
+    ],
   );
 
   const dir = mkdtempSync(join(tmpdir(), 'conc-bench-'));
@@ -154,28 +167,131 @@ export default async function () {
     'ms',
   );
 
+  await lockRows();
+  await eventRow();
+}
+
+/** On the fallback (no @conc/shm) every call is a broker round trip: fewer of them. */
+const shared = memoryBackend().name === 'shm';
+
+async function lockRows() {
+  // Uncontended acquireSync + release: in a child vs the same call here.
+  const n = shared ? 2_000_000 : 3000;
   const lock = new Lock();
   const out = new Queue();
-  const lockOurs = await repeat(async () => {
-    const p = new Process({ target: { module: workers, export: 'lockRoundTrips' }, args: [lock, 3000, out] }).start();
+  const inChild = await repeat(async () => {
+    const p = new Process({ target: { module: workers, export: 'uncontended' }, args: [lock, n, out] }).start();
     const r = await out.get({ timeout: 60_000 });
     await p.join({ timeout: 60_000 });
     return r;
   }, 3);
-  const pyLock = python(`
+  const inParent = await repeat(async () => {
+    const t = performance.now();
+    for (let i = 0; i < 2_000_000; i++) {
+      lock.acquireSync();
+      lock.release();
+    }
+    return 2_000_000_000 / (performance.now() - t);
+  }, 3);
+  const pyWith = python(`
 import multiprocessing as mp, time
 def work(l, n, q):
     t = time.perf_counter()
     for _ in range(n):
-        l.acquire(); l.release()
+        with l: pass
     q.put(n / (time.perf_counter() - t))
 if __name__ == '__main__':
     l = mp.Lock(); q = mp.Queue()
-    p = mp.Process(target=work, args=(l, 200000, q)); p.start(); r = q.get(); p.join()
+    p = mp.Process(target=work, args=(l, 1000000, q)); p.start(); r = q.get(); p.join()
     print(r)`);
   report(
-    'Lock acquire + release from a child process (pairs/s)',
-    { label: 'conc Lock (socket to broker)', value: lockOurs },
-    [{ label: 'Python multiprocessing.Lock (shm)', value: pyLock, skipped: 'python3 not found' }],
+    `Lock acquireSync + release in a child process, uncontended (pairs/s; ${shared ? 'shared memory' : 'the broker: CONC_SHM=0 or no @conc/shm'})`,
+    { label: 'conc Lock in a child', value: inChild },
+    [
+      { label: 'the same in the parent', value: inParent, target: { min: 0.5 } },
+      { label: 'Python mp.Lock, with lock:', value: pyWith, skipped: 'python3 not found', target: { min: 2 } },
+    ],
   );
+
+  // 2 processes incrementing a plain counter under one Lock, timed between two barriers.
+  const incs = shared ? 1_000_000 : 2000;
+  const contended = await repeat(async () => {
+    const lock2 = new Lock();
+    const counter = new Counter();
+    const barrier = new Barrier(3);
+    const target = { module: workers, export: 'increments' };
+    const ps = [0, 1].map(() => new Process({ target, args: [counter, lock2, incs, barrier] }).start());
+    await barrier.wait();
+    const t = performance.now();
+    await barrier.wait();
+    const ms = performance.now() - t;
+    for (const p of ps) await p.join({ timeout: 60_000 });
+    if (counter.value !== 2 * incs) throw new Error(`lost increments: ${counter.value} != ${2 * incs}`);
+    return (2 * incs * 1000) / ms;
+  }, 3);
+  const raw = shared ? await repeat(mutexRun, 3) : null;
+  const pyInc = python(`
+import multiprocessing as mp, time
+def work(lock, v, n, b):
+    b.wait()
+    for _ in range(n):
+        with lock: v.value += 1
+    b.wait()
+if __name__ == '__main__':
+    n = 1000000; rates = []
+    for _ in range(3):
+        lock = mp.Lock(); v = mp.Value('i', 0, lock=False); b = mp.Barrier(3)
+        ps = [mp.Process(target=work, args=(lock, v, n, b)) for _ in range(2)]
+        for p in ps: p.start()
+        b.wait(); t = time.perf_counter(); b.wait(); dt = time.perf_counter() - t
+        for p in ps: p.join()
+        assert v.value == 2 * n
+        rates.append(2 * n / dt)
+    rates.sort(); print(rates[1])`);
+  report(
+    '2 processes incrementing one counter under one Lock (increments/s, total exact)',
+    { label: 'conc Lock + Process', value: contended },
+    [
+      { label: 'Python mp.Lock + Value', value: pyInc, skipped: 'python3 not found', target: { min: 5 } },
+      { label: 'raw shared memory + futex', value: raw, skipped: 'no @conc/shm', target: { min: 0.5 } },
+    ],
+  );
+}
+
+/** Event ping-pong parent <-> child vs Python's mp.Event. */
+async function eventRow() {
+  const n = shared ? 50_000 : 500;
+  const rates = await repeat(async () => {
+    const ping = new Event();
+    const pong = new Event();
+    const p = new Process({ target: { module: workers, export: 'eventPong' }, args: [ping, pong, n + 1] }).start();
+    ping.set(); // a first round trip: the child is up
+    pong.waitSync({ timeout: 60_000 });
+    pong.clear();
+    const t = performance.now();
+    for (let i = 0; i < n; i++) {
+      ping.set();
+      pong.waitSync();
+      pong.clear();
+    }
+    const ms = performance.now() - t;
+    await p.join({ timeout: 60_000 });
+    return (n * 1000) / ms;
+  }, 3);
+  const py = python(`
+import multiprocessing as mp, time
+def pong(a, b, n):
+    for _ in range(n):
+        a.wait(); a.clear(); b.set()
+if __name__ == '__main__':
+    n = 20000
+    a = mp.Event(); b = mp.Event()
+    p = mp.Process(target=pong, args=(a, b, n)); p.start()
+    t = time.perf_counter()
+    for _ in range(n):
+        a.set(); b.wait(); b.clear()
+    r = n / (time.perf_counter() - t); p.join(); print(r)`);
+  report('Event ping-pong parent <-> child process (round trips/s)', { label: 'conc Event', value: rates }, [
+    { label: 'Python mp.Event', value: py, skipped: 'python3 not found', target: { min: 3 } },
+  ]);
 }

@@ -30,3 +30,33 @@ export async function lockRoundTrips(lock, n, out) {
   }
   await out.put((n * 1000) / (performance.now() - t));
 }
+
+/** Uncontended acquireSync + release, n pairs: report the rate. */
+export async function uncontended(lock, n, out) {
+  const t = performance.now();
+  for (let i = 0; i < n; i++) {
+    lock.acquireSync();
+    lock.release();
+  }
+  await out.put((n * 1000) / (performance.now() - t));
+}
+
+/** n increments of a plain counter, each under the lock, between two barrier waits (the parent times that span). */
+export async function increments(counter, lock, n, barrier) {
+  barrier.waitSync();
+  for (let i = 0; i < n; i++) {
+    lock.acquireSync();
+    counter.add(1);
+    lock.release();
+  }
+  barrier.waitSync();
+}
+
+/** The child's half of an Event ping-pong: wait for ping, clear it, set pong; n times. */
+export function eventPong(ping, pong, n) {
+  for (let i = 0; i < n; i++) {
+    ping.waitSync();
+    ping.clear();
+    pong.set();
+  }
+}

@@ -84,7 +84,7 @@ async function ipcPingPong() {
   return (n * 1000) / ms;
 }
 
-async function mutexRun() {
+export async function mutexRun() {
   const r = shm.createRegion(4096);
   const a = new Int32Array(r.buffer);
   const c = start(r.fd, 'mutex', INCS);

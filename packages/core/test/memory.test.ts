@@ -1,6 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { allocateWords, describeWords, wordsView } from '@conc/core';
+import { allocateLocalWords, allocateWords, describeWords, memoryBackend, wordsView } from '@conc/core';
+
+// Run on both backends (CI runs core's and process's suites with CONC_SHM=0 too).
+const shm = memoryBackend().name === 'shm';
+/** Over memory shared with threads: a SharedArrayBuffer, or (shm) the arena, described by arena offset. */
+function isShared(w: Int32Array): boolean {
+  return shm ? describeWords(w).arena !== undefined : w.buffer instanceof SharedArrayBuffer;
+}
 
 describe('allocateWords', () => {
   it('returns zeroed Int32 views of the requested length over shared memory', () => {
@@ -8,7 +15,7 @@ describe('allocateWords', () => {
       const w = allocateWords(n);
       expect(w).toBeInstanceOf(Int32Array);
       expect(w.length).toBe(n);
-      expect(w.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(isShared(w)).toBe(true);
       expect(Array.from(w).every((x) => x === 0)).toBe(true);
     }
   });
@@ -44,7 +51,9 @@ describe('allocateWords', () => {
   it('keeps handing out zeroed memory across slab boundaries (64 KiB slabs)', () => {
     // 16 words = one cache line each; 2 000 of them span more than one slab
     const views = Array.from({ length: 2_000 }, () => allocateWords(16));
-    expect(new Set(views.map((v) => v.buffer)).size).toBeGreaterThan(1);
+    // threads: more than one SharedArrayBuffer; shm: one arena, offsets spanning more than a slab
+    if (shm) expect(views[1999]!.byteOffset - views[0]!.byteOffset).toBeGreaterThan(64 * 1024);
+    else expect(new Set(views.map((v) => v.buffer)).size).toBeGreaterThan(1);
     for (const v of views) {
       expect(v.byteOffset % 64).toBe(0);
       expect(v.every((x) => x === 0)).toBe(true);
@@ -55,10 +64,16 @@ describe('allocateWords', () => {
   it('gives a large allocation a buffer of its own', () => {
     const big = allocateWords(10_000);
     expect(big.length).toBe(10_000);
-    expect(big.byteOffset).toBe(0);
     expect(big.every((x) => x === 0)).toBe(true);
     const small = allocateWords(1);
-    expect(small.buffer).not.toBe(big.buffer);
+    if (shm) {
+      // one arena: the big one is a range of its own, outside the current slab
+      const disjoint = small.byteOffset + 4 <= big.byteOffset || big.byteOffset + big.byteLength <= small.byteOffset;
+      expect(disjoint).toBe(true);
+    } else {
+      expect(big.byteOffset).toBe(0);
+      expect(small.buffer).not.toBe(big.buffer);
+    }
   });
 
   it.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])('throws RangeError for %s words', (n) => {
@@ -70,7 +85,8 @@ describe('describeWords / wordsView', () => {
   it('rebuild a view over the same memory', () => {
     const w = allocateWords(4);
     const d = describeWords(w);
-    expect(d.buffer).toBe(w.buffer);
+    if (shm) expect(d.arena?.pid).toBe(process.pid);
+    else expect(d.buffer).toBe(w.buffer);
     expect(d.byteOffset).toBe(w.byteOffset);
     expect(d.length).toBe(4);
     const v = wordsView(d);
@@ -83,7 +99,8 @@ describe('describeWords / wordsView', () => {
   });
 
   it('carry the words into another thread, which sees and changes the same memory', async () => {
-    const w = allocateWords(2);
+    // thread-only words: a plain worker (no conc) rebuilds them from the SharedArrayBuffer
+    const w = allocateLocalWords(2);
     w[0] = 5;
     const seen = await new Promise<number>((resolve, reject) => {
       const worker = new Worker(

@@ -1,3 +1,4 @@
+import './use-broker.js'; // first: these tests are about the broker (the fallback)
 import { Lock } from '@conc/lock';
 import { Process } from '@conc/process';
 import { Queue } from '@conc/queue';

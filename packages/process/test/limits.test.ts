@@ -1,6 +1,7 @@
 // What the bridge does at the edges: puts on a shut-down queue, results that
 // are primitives, a Lock or a permit given back by another process than the
 // one that took it.
+import './use-broker.js'; // first: these tests are about the broker (the fallback)
 import { Lock } from '@conc/lock';
 import { Process } from '@conc/process';
 import { Queue } from '@conc/queue';

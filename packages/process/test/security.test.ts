@@ -1,5 +1,6 @@
 // The broker admits only the owner's children, serves only public API, and
 // one connection cannot exhaust or stall the owner (issue 9, items 2-4).
+import './use-broker.js'; // first: these tests are about the broker (the fallback)
 import { spawn, spawnSync } from 'node:child_process';
 import { Event } from '@conc/event';
 import { Lock } from '@conc/lock';
