@@ -2,6 +2,7 @@
 // the same process, one after the other, and prints both rates and the ratio
 // against the target from ../shared/BENCHMARKS.md. Numbers are noisy on a
 // shared 2-core machine: each rate is the median of several timed runs.
+import { arenaBytesInUse } from '@conc/core';
 import { spawnSync } from 'node:child_process';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -104,4 +105,9 @@ export function summary() {
   for (const r of results.filter((x) => !x.ok)) {
     console.log(`  MISSED ${r.title} vs ${r.baseline}: ${r.ratio.toFixed(2)}x (target ${r.want})`);
   }
+}
+
+/** Shared memory in use now: SharedArrayBuffers plus what the shm arena handed out (@conc/core's memory backends). */
+export function sharedBytes() {
+  return process.memoryUsage().arrayBuffers + arenaBytesInUse();
 }

@@ -5,7 +5,7 @@
 // per Condition.
 import { Condition, Lock } from '@conc/condition';
 import { Thread } from '@conc/thread';
-import { median, python, report } from '../harness.mjs';
+import { median, python, report, sharedBytes } from '../harness.mjs';
 
 const workers = new URL('./condition.workers.mjs', import.meta.url).href;
 
@@ -73,10 +73,10 @@ export default async function () {
     baselines(),
   );
 
-  const before = process.memoryUsage().arrayBuffers;
+  const before = sharedBytes();
   const many = [];
   for (let i = 0; i < 20_000; i++) many.push(new Condition());
-  const each = (process.memoryUsage().arrayBuffers - before) / many.length;
+  const each = (sharedBytes() - before) / many.length;
   report(
     'Shared memory per Condition with its RLock, 20 k of them (bytes)',
     { label: 'conc Condition', value: each },

@@ -2,7 +2,7 @@
 // threading.Event and a raw spin-then-park SAB ping-pong; memory per Event.
 import { Event } from '@conc/event';
 import { Thread } from '@conc/thread';
-import { median, python, report } from '../harness.mjs';
+import { median, python, report, sharedBytes } from '../harness.mjs';
 
 const workers = new URL('./event.workers.mjs', import.meta.url).href;
 
@@ -84,10 +84,10 @@ export default async function () {
     { label: 'Python threading.Event', value: py, skipped: 'python3 not found', target: { min: 10 } },
   ]);
 
-  const before = process.memoryUsage().arrayBuffers;
+  const before = sharedBytes();
   const many = [];
   for (let i = 0; i < 100_000; i++) many.push(new Event());
-  const perEvent = (process.memoryUsage().arrayBuffers - before) / many.length;
+  const perEvent = (sharedBytes() - before) / many.length;
   report(
     'Shared memory per Event, 100 k Events (bytes)',
     { label: 'conc Event', value: perEvent },

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { Mutex } from 'async-mutex';
 import { Lock } from '@conc/lock';
 import { Thread } from '@conc/thread';
-import { python, rate, repeat, report } from '../harness.mjs';
+import { python, rate, repeat, report, sharedBytes } from '../harness.mjs';
 import { rawLock, rawUnlock } from './lock.workers.mjs';
 
 const workers = new URL('./lock.workers.mjs', import.meta.url).href;
@@ -90,10 +90,10 @@ print(2 * n / (time.perf_counter() - t))`);
     { label: 'Python threading.Lock', value: pyTwo, skipped: 'python3 not found' },
   ]);
 
-  const before = process.memoryUsage().arrayBuffers;
+  const before = sharedBytes();
   const many = [];
   for (let i = 0; i < 100_000; i++) many.push(new Lock());
-  const perLock = (process.memoryUsage().arrayBuffers - before) / many.length;
+  const perLock = (sharedBytes() - before) / many.length;
   report(
     'Shared memory per Lock, 100 k Locks (bytes)',
     { label: 'conc Lock', value: perLock },

@@ -2,7 +2,7 @@
 // Python's threading.Semaphore and a raw spin-then-park SAB ping-pong;
 // uncontended acquire/release against Python's; memory per Semaphore.
 import { BoundedSemaphore, Semaphore } from '@conc/semaphore';
-import { python, rate, report } from '../harness.mjs';
+import { python, rate, report, sharedBytes } from '../harness.mjs';
 import { inTurns, pingPongRate, pythonPingPong, rawPingPongRate } from './event.mjs';
 
 const workers = new URL('./semaphore.workers.mjs', import.meta.url).href;
@@ -74,10 +74,10 @@ print(best)`);
     { label: 'Python threading.Semaphore (sync)', value: pyUncontended, skipped: 'python3 not found' },
   ]);
 
-  const before = process.memoryUsage().arrayBuffers;
+  const before = sharedBytes();
   const many = [];
   for (let i = 0; i < 100_000; i++) many.push(new Semaphore(2));
-  const perSemaphore = (process.memoryUsage().arrayBuffers - before) / many.length;
+  const perSemaphore = (sharedBytes() - before) / many.length;
   report(
     'Shared memory per Semaphore, 100 k Semaphores (bytes)',
     { label: 'conc Semaphore', value: perSemaphore },

@@ -231,3 +231,10 @@ export function arenaOf(buffer: ArrayBufferLike): Arena | null {
   for (const a of slot.others.values()) if (a.buffer === buffer) return a;
   return null;
 }
+
+/** Bytes of the calling thread's arena handed out so far, by every process of the tree (0 without one). */
+export function arenaBytesInUse(): number {
+  const a = slot.primary;
+  if (a === null) return 0;
+  return Atomics.load(a.header, NEXT) * LINE - FIRST_BYTE;
+}

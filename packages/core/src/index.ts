@@ -9,6 +9,7 @@ export {
   type SharedWords,
 } from './memory.js';
 export { memoryBackend, type BackendName } from './backend.js';
+export { arenaBytesInUse } from './arena.js';
 export { processAlive } from './liveness.js';
 export {
   SPIN_ASYNC,
