@@ -16,7 +16,7 @@ const whole = (x: any, i: number) =>
 async function killAtRandom(p: Process, started: Event, maxMs: number): Promise<void> {
   expect(await started.wait({ timeout: 20_000 })).toBe(true);
   await new Promise((r) => setTimeout(r, Math.random() * maxMs));
-  p.kill('SIGKILL');
+  p.kill(); // SIGKILL, as Python's kill()
   await finish(p);
   expect(p.exitCode).toBe(-9);
 }
