@@ -172,14 +172,18 @@ export function inArena(buffer: ArrayBufferLike): boolean {
 
 /**
  * Take `bytes` (rounded up to whole 64-byte lines) from the arena; returns
- * the byte offset, or -1 when the arena is full (the caller then uses
- * thread-only memory).
+ * the byte offset, or -1 when the arena is full (the caller throws).
  */
 export function take(a: Arena, bytes: number): number {
   const lines = Math.ceil(bytes / LINE);
-  const start = Atomics.add(a.header, NEXT, lines);
-  if (start + lines > a.header[LINES]!) return -1;
-  return start * LINE;
+  const limit = a.header[LINES]!;
+  // A CAS loop, not an add: a request too big to fit must leave the cursor
+  // where it was, so that smaller ones still fit.
+  for (;;) {
+    const start = Atomics.load(a.header, NEXT);
+    if (start + lines > limit) return -1;
+    if (Atomics.compareExchange(a.header, NEXT, start, start + lines) === start) return start * LINE;
+  }
 }
 
 /** A new thread token, unique in the whole process tree (never 0, fits 30 bits). */

@@ -10,8 +10,10 @@
  *   - 'shm': out of the arena (arena.ts), memory every process of the tree
  *     maps; a primitive's words are then named by their byte offset in it,
  *     and a thread or a child process rebuilds the view over its own mapping.
- *     Arena memory is never reused or freed while the tree lives.
- *   - 'threads' (or an arena that is full): SharedArrayBuffers, shared with
+ *     Arena memory is never reused or freed while the tree lives; a full
+ *     arena is a RangeError at the allocation (a primitive's constructor
+ *     allocates before anything else, so nothing is half-made).
+ *   - 'threads': SharedArrayBuffers, shared with
  *     threads by postMessage and freed by the garbage collector once no
  *     thread holds a view on them. Such words cannot be mapped by another
  *     process; @conc/process then serves them from its broker.
@@ -41,11 +43,14 @@ export interface SharedWords {
 
 function newSlab(bytes: number): { buffer: ArrayBuffer | SharedArrayBuffer; start: number } {
   const a = arena();
-  if (a !== null) {
-    const at = take(a, bytes);
-    if (at >= 0) return { buffer: a.buffer, start: at };
+  if (a === null) return { buffer: new SharedArrayBuffer(bytes), start: 0 };
+  const at = take(a, bytes);
+  if (at < 0) {
+    throw new RangeError(
+      `conc: the shared-memory arena is full (${a.size / 2 ** 20} MiB, shared by every process of the tree; words are never reused): set CONC_SHM_SIZE (MiB) higher before the first conc process starts, or CONC_SHM=0 for thread-only memory`,
+    );
   }
-  return { buffer: new SharedArrayBuffer(bytes), start: 0 };
+  return { buffer: a.buffer, start: at };
 }
 
 /**

@@ -192,6 +192,12 @@ function shareOne(value: object, tag: string, destination: Destination, path: st
       const data = entry.share(value, destination);
       if (mapsInAnyProcess(data)) return { tag, module: entry.module, data };
     }
+    if (process.env.CONC_BROKER === '0') {
+      const { name, reason } = memoryBackend();
+      throw new DataCloneError(
+        `${path} is a ${tag.replace(/^conc\./, '')} whose memory a child process cannot map (${name === 'shm' ? 'its words are not in the shared-memory arena' : `no shared memory: ${reason}`}), and the broker fallback is disabled (CONC_BROKER=0)`,
+      );
+    }
     const sharer = (globalThis as any)[processSharerKey] as ((value: unknown, entry: Entry) => RemoteRef) | undefined;
     if (!sharer) {
       throw new DataCloneError(
