@@ -13,12 +13,18 @@ const t = (name: string) => ({ module: fixtures, export: name });
 const whole = (x: any, i: number) =>
   x !== null && typeof x === 'object' && x.i === i && x.s === 'x'.repeat(i % 97) && x.tail[0] === i && x.tail[1] === -i;
 
-async function killAtRandom(p: Process, started: Event, maxMs: number): Promise<void> {
+async function killAtRandom(p: Process, started: Event, maxMs: number, q: Queue<any>): Promise<void> {
   expect(await started.wait({ timeout: 20_000 })).toBe(true);
   await new Promise((r) => setTimeout(r, Math.random() * maxMs));
   p.kill(); // SIGKILL, as Python's kill()
   await finish(p);
   expect(p.exitCode).toBe(-9);
+  // On the broker a put the child sent before it died may still be on its
+  // way ("a returned put is already on its way"): wait until nothing moves.
+  for (let last = -1; last !== q.qsize(); ) {
+    last = q.qsize();
+    await new Promise((r) => setTimeout(r, 150));
+  }
 }
 
 describe('a process SIGKILLed inside put or get', () => {
@@ -34,7 +40,7 @@ describe('a process SIGKILLed inside put or get', () => {
           while (q.qsize() > 32) q.getNowait();
         }, 5);
       }
-      await killAtRandom(p, started, 40);
+      await killAtRandom(p, started, 40, q);
       const got: any[] = [];
       while (q.qsize() > 0) got.push(q.getNowait());
       if (round % 2 === 0) got.forEach((x, k) => expect(whole(x, k), JSON.stringify(x)).toBe(true));
@@ -55,7 +61,7 @@ describe('a process SIGKILLed inside put or get', () => {
       for (let i = 0; i < n; i++) q.putNowait(item(i));
       const started = new Event();
       const p = new Process({ target: t('takeForever'), args: [q, seen, started] }).start();
-      await killAtRandom(p, started, 30);
+      await killAtRandom(p, started, 30, seen);
       const reported: number[] = [];
       while (seen.qsize() > 0) reported.push(seen.getNowait());
       const left: any[] = [];
