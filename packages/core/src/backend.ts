@@ -24,23 +24,8 @@
  */
 import { createRequire } from 'node:module';
 
-/** What @conc/shm exports (its README): the calls conc uses. */
-export interface ShmModule {
-  available: boolean;
-  reason: string;
-  createRegion(size: number): { buffer: ArrayBuffer | SharedArrayBuffer; fd: number };
-  mapRegion(fd: number, size?: number): { buffer: ArrayBuffer | SharedArrayBuffer; fd: number };
-  wait(view: Int32Array, index: number, value: number, timeoutMs?: number): 'ok' | 'not-equal' | 'timed-out';
-  wake(view: Int32Array, index: number, count?: number): number;
-  waitAsync(
-    view: Int32Array,
-    index: number,
-    value: number,
-    timeoutMs?: number,
-  ):
-    | { readonly async: false; readonly value: 'not-equal' | 'timed-out' }
-    | { readonly async: true; readonly value: Promise<'ok' | 'timed-out' | 'cancelled'>; cancel(): boolean };
-}
+/** What @conc/shm exports (its README; the module is loaded at run time, only its types at build time). */
+export type ShmModule = typeof import('@conc/shm');
 
 /** The name of a memory backend: see the top of this file. */
 export type BackendName = 'shm' | 'threads';
