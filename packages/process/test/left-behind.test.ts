@@ -110,11 +110,15 @@ describe('a parent that dies leaves nothing behind', () => {
     }
   }, 30_000);
 
-  it('50 parents SIGKILLed mid-work (10 at a time): nothing left in /dev/shm or the temp dir, no child left running', async () => {
-    const shmBefore = new Set(readdirSync('/dev/shm'));
-    for (let batch = 0; batch < 5; batch++) {
-      const parents = Array.from({ length: 10 }, () =>
-        runNode(`
+  // About the shared-memory backend (/dev/shm); heavy (100 node starts), so
+  // once per `pnpm test`: not on its later passes (CONC_TEST_REPEAT=1).
+  it.runIf(!brokerMode() && process.env.CONC_TEST_REPEAT !== '1')(
+    '50 parents SIGKILLed mid-work (10 at a time): nothing left in /dev/shm or the temp dir, no child left running',
+    async () => {
+      const shmBefore = new Set(readdirSync('/dev/shm'));
+      for (let batch = 0; batch < 5; batch++) {
+        const parents = Array.from({ length: 10 }, () =>
+          runNode(`
           import { Lock } from '@conc/lock';
           import { Process } from '@conc/process';
           import { Queue } from '@conc/queue';
@@ -123,19 +127,21 @@ describe('a parent that dies leaves nothing behind', () => {
           const c = new Process({ target: { module: targets, export: 'holdForever' }, args: [new Lock()] }).start();
           for (let i = 0; ; i++) { q.putNowait({ i }); q.getNowait(); if (i === 1000) console.log(JSON.stringify([c.pid])); if (i % 4096 === 0) await new Promise((r) => setImmediate(r)); }
         `),
-      );
-      const pids: number[] = [];
-      for (const { lines } of parents) {
-        await until(() => lines.some((l) => l.startsWith('[')) && lines.includes('holding'), 15_000, 'parent ready');
-        pids.push(...JSON.parse(lines.find((l) => l.startsWith('['))!));
+        );
+        const pids: number[] = [];
+        for (const { lines } of parents) {
+          await until(() => lines.some((l) => l.startsWith('[')) && lines.includes('holding'), 15_000, 'parent ready');
+          pids.push(...JSON.parse(lines.find((l) => l.startsWith('['))!));
+        }
+        for (const { child } of parents) child.kill('SIGKILL');
+        await until(() => !pids.some(alive), 5000, 'children gone');
+        for (const { child } of parents) {
+          await until(() => leftBy(child.pid!).length === 0, 5000, `nothing of ${child.pid} left in ${tmpdir()}`);
+        }
       }
-      for (const { child } of parents) child.kill('SIGKILL');
-      await until(() => !pids.some(alive), 5000, 'children gone');
-      for (const { child } of parents) {
-        await until(() => leftBy(child.pid!).length === 0, 5000, `nothing of ${child.pid} left in ${tmpdir()}`);
-      }
-    }
-    const shmAfter = readdirSync('/dev/shm').filter((n) => !shmBefore.has(n));
-    expect(shmAfter).toEqual([]);
-  }, 120_000);
+      const shmAfter = readdirSync('/dev/shm').filter((n) => !shmBefore.has(n));
+      expect(shmAfter).toEqual([]);
+    },
+    120_000,
+  );
 });
