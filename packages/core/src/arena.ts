@@ -8,7 +8,9 @@
  * and a primitive made in a child must be passable back to the parent and
  * on to siblings. With one region per tree, a primitive is named by a byte
  * offset, every thread maps the region once, and no descriptor, fd or
- * mapping is ever needed per primitive. The region is a memfd (anonymous:
+ * mapping is ever needed per primitive. (A large allocation, a Queue's
+ * ring, gets a region of its own with the same header, freed when no view
+ * holds it: createRegionFor.) The region is a memfd (anonymous:
  * nothing is left in /dev/shm when anyone dies) of CONC_SHM_SIZE MiB
  * (default 256) address space; pages are only allocated when first written.
  *
@@ -76,19 +78,23 @@ export interface ArenaRef {
 
 interface Slot {
   primary: Arena | null;
-  /** Arenas of other trees a view was received from, by key (rare). */
-  others: Map<string, Arena>;
-  /** Every arena buffer of this thread, for inArena(). */
-  buffers: Set<ArrayBuffer | SharedArrayBuffer>;
+  /**
+   * Every other region mapped in this thread: the large allocations' own
+   * regions (made here or received) and arenas of other trees (rare), by
+   * buffer and by key. Weak: a region no view holds any more is unmapped by
+   * the garbage collector (the native finalizer) and its fd closed.
+   */
+  byBuffer: WeakMap<ArrayBuffer | SharedArrayBuffer, Arena>;
+  byKey: Map<string, WeakRef<ArrayBuffer | SharedArrayBuffer>>;
   tried: boolean;
 }
 
 // Per thread, on globalThis: the ESM and CJS copies of core in one thread share it.
-const slotKey = Symbol.for('conc.arena.v1');
+const slotKey = Symbol.for('conc.arena.v2');
 const slot: Slot = ((globalThis as any)[slotKey] ??= {
   primary: null,
-  others: new Map(),
-  buffers: new Set(),
+  byBuffer: new WeakMap(),
+  byKey: new Map(),
   tried: false,
 });
 
@@ -128,7 +134,8 @@ function join(ref: ArenaRef): Arena | null {
   let opened = false;
   try {
     if (ref.pid !== process.pid) {
-      fd = openSync(`/proc/${ref.pid}/fd/${ref.fd}`, 'r+');
+      // pid -1: this process, through a descriptor of our own
+      fd = openSync(`/proc/${ref.pid === -1 ? 'self' : ref.pid}/fd/${ref.fd}`, 'r+');
       opened = true;
     }
     if (!readlinkSync(`/proc/self/fd/${fd}`).startsWith('/memfd:')) throw new Error('not a memfd');
@@ -158,7 +165,6 @@ export function arena(): Arena | null {
   const ref = parseRef(process.env.CONC_SHM_ARENA);
   const a = (ref && join(ref)) ?? create();
   slot.primary = a;
-  slot.buffers.add(a.buffer);
   publish(a);
   return a;
 }
@@ -167,7 +173,7 @@ export function arena(): Arena | null {
 export function inArena(buffer: ArrayBufferLike): boolean {
   const p = slot.primary;
   if (p === null) return false;
-  return p.buffer === buffer || (slot.others.size !== 0 && slot.buffers.has(buffer as ArrayBuffer));
+  return p.buffer === buffer || slot.byBuffer.has(buffer as ArrayBuffer);
 }
 
 /**
@@ -214,26 +220,65 @@ export function arenaRef(a: Arena): ArenaRef {
   return { key: a.key, pid: process.pid, fd: a.fd, size: a.size };
 }
 
-/** The arena named by `ref`: the calling thread's own, or one it maps now; null if it cannot be mapped. */
-export function arenaFor(ref: ArenaRef): Arena | null {
-  const own = arena();
-  if (own !== null && own.key === ref.key) return own;
-  const known = slot.others.get(ref.key);
-  if (known) return known;
-  if (shmModule() === null) return null;
-  const a = join(ref);
-  if (a === null) return null;
-  slot.others.set(a.key, a);
-  slot.buffers.add(a.buffer);
+/** Closes the fd of a region once its buffer is gone (its mapping went with it). */
+const closer = new FinalizationRegistry<{ fd: number; key: string }>(({ fd, key }) => {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+  if (slot.byKey.get(key)?.deref() === undefined) slot.byKey.delete(key);
+});
+
+function remember(a: Arena): Arena {
+  slot.byBuffer.set(a.buffer, a);
+  slot.byKey.set(a.key, new WeakRef(a.buffer));
+  closer.register(a.buffer, { fd: a.fd, key: a.key });
   return a;
 }
 
-/** The arena that `buffer` belongs to in the calling thread, if any. */
+/**
+ * A region of its own for a large allocation (a Queue's ring): `bytes` after
+ * a 64-byte header that carries the magic and a key, so it is named and
+ * joined like the arena, and freed (unmapped, fd closed) when no view holds
+ * it. Throws a RangeError naming the size when the kernel refuses it.
+ */
+export function createRegionFor(bytes: number): Arena {
+  const size = LINE + Math.ceil(bytes / LINE) * LINE;
+  let region: { buffer: ArrayBuffer | SharedArrayBuffer; fd: number };
+  try {
+    region = shmModule()!.createRegion(size);
+  } catch (error) {
+    throw new RangeError(`conc: cannot make ${size} bytes of shared memory: ${(error as Error).message}`);
+  }
+  const header = new Int32Array(region.buffer, 0, 16);
+  header[KEY0] = (Math.random() * 2 ** 32) | 0;
+  header[KEY1] = (Math.random() * 2 ** 32) | 0;
+  Atomics.store(header, MAGIC, MAGIC_VALUE);
+  return remember({ buffer: region.buffer, header, fd: region.fd, size, key: keyString(header) });
+}
+
+/** Byte offset of a large allocation's words in its own region. */
+export const REGION_DATA = LINE;
+
+/** The arena or region named by `ref`: the calling thread's own, or one it maps now; null if it cannot be mapped. */
+export function arenaFor(ref: ArenaRef): Arena | null {
+  const own = arena();
+  if (own !== null && own.key === ref.key) return own;
+  const known = slot.byKey.get(ref.key)?.deref();
+  if (known !== undefined) return slot.byBuffer.get(known) ?? null;
+  if (shmModule() === null) return null;
+  // Always through a descriptor of our own (reopened, even in the same
+  // process): the one named may be closed when its buffer is collected.
+  const a = join({ ...ref, pid: ref.pid === process.pid ? -1 : ref.pid });
+  return a === null ? null : remember(a);
+}
+
+/** The arena or region that `buffer` belongs to in the calling thread, if any. */
 export function arenaOf(buffer: ArrayBufferLike): Arena | null {
   const own = slot.primary;
   if (own !== null && own.buffer === buffer) return own;
-  for (const a of slot.others.values()) if (a.buffer === buffer) return a;
-  return null;
+  return slot.byBuffer.get(buffer as ArrayBuffer) ?? null;
 }
 
 /** Bytes of the calling thread's arena handed out so far, by every process of the tree (0 without one). */

@@ -10,7 +10,9 @@
  *   - 'shm': out of the arena (arena.ts), memory every process of the tree
  *     maps; a primitive's words are then named by their byte offset in it,
  *     and a thread or a child process rebuilds the view over its own mapping.
- *     Arena memory is never reused or freed while the tree lives; a full
+ *     Arena memory is never reused or freed while the tree lives (a large
+ *     allocation, over a quarter slab, gets a region of its own instead,
+ *     freed by the garbage collector like a SharedArrayBuffer); a full
  *     arena is a RangeError at the allocation (a primitive's constructor
  *     allocates before anything else, so nothing is half-made).
  *   - 'threads': SharedArrayBuffers, shared with
@@ -18,7 +20,7 @@
  *     thread holds a view on them. Such words cannot be mapped by another
  *     process; @conc/process then serves them from its broker.
  */
-import { type ArenaRef, arena, arenaFor, arenaOf, arenaRef, take } from './arena.js';
+import { type ArenaRef, REGION_DATA, arena, arenaFor, arenaOf, arenaRef, createRegionFor, take } from './arena.js';
 
 const SLAB_BYTES = 64 * 1024;
 const LINE_BYTES = 64;
@@ -63,8 +65,9 @@ export function allocateWords(words: number): Int32Array {
   }
   const bytes = Math.ceil((words * 4) / LINE_BYTES) * LINE_BYTES;
   if (bytes > SLAB_BYTES / 4) {
-    const own = newSlab(bytes);
-    return new Int32Array(own.buffer, own.start, words);
+    // Large (a Queue's ring): memory of its own, freed when no view holds it.
+    if (arena() !== null) return new Int32Array(createRegionFor(bytes).buffer, REGION_DATA, words);
+    return new Int32Array(new SharedArrayBuffer(bytes), 0, words);
   }
   if (slab === null || used + bytes > SLAB_BYTES) {
     const s = newSlab(SLAB_BYTES);
