@@ -185,12 +185,31 @@ export function waitSync(
   if (spins > 0 && spinWhileEqual(words, index, value, spins)) return 'not-equal';
   const left = remaining(deadline);
   if (left === 0) return 'timed-out';
-  if (inArena(words.buffer))
-    return shmModule()!.wait(words, index, value, left === Number.POSITIVE_INFINITY ? undefined : left);
+  if (inArena(words.buffer)) return parkSync(words, index, value, deadline);
   return Atomics.wait(words, index, value, left);
 }
 
 function noop(): void {}
+
+/**
+ * How long one kernel futex wait of a blocked thread lasts at most. V8 ends
+ * an Atomics.wait when its worker is terminated; a thread inside a native
+ * futex call only sees the termination when the call returns, so a blocking
+ * wait on arena words parks in slices (a terminated thread then ends within
+ * one slice). A wake between two slices is not lost: every waker changes the
+ * word first, and the next slice sees 'not-equal'.
+ */
+const PARK_SLICE_MS = 50;
+
+function parkSync(words: Int32Array, index: number, value: number, deadline: number): WaitResult {
+  const shm = shmModule()!;
+  for (;;) {
+    const left = remaining(deadline);
+    if (left === 0) return 'timed-out';
+    const r = shm.wait(words, index, value, Math.min(left, PARK_SLICE_MS));
+    if (r !== 'timed-out') return r;
+  }
+}
 
 /**
  * Wait without blocking while `words[index] === value`, until notified,
